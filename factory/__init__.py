@@ -1,0 +1,3 @@
+"""rfactory: a factory for verified synthetic reasoning data."""
+
+__version__ = "0.1.0"

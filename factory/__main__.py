@@ -1,0 +1,3 @@
+from rfactory.cli import main
+
+main()

@@ -1,0 +1,34 @@
+"""The `rfactory` command: a thin Typer layer, one small module per command, over the library."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import UserError
+from . import generate, inspect, verify
+
+app = typer.Typer(
+    name="rfactory",
+    help="Verified synthetic reasoning data: generate traces with a teacher, verify them, publish shards.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("generate")(generate.generate)
+app.command("verify")(verify.verify)
+app.command("recipes")(inspect.recipes)
+app.command("status")(inspect.status)
+app.command("show")(inspect.show)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: finished samples are saved; run the same command again to resume", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,111 @@
+"""`rfactory generate`: run a recipe against a teacher into a resumable run folder, then verify it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..generate import generate as run_generation
+from ..problems import count_problems, iter_problems
+from ..progress import Progress, print_summary
+from ..recipe import load_recipe
+from ..runstore import Run
+from ..teachers import Teacher, build_teacher
+from ..verify import verify_run
+from .options import JSON, QUIET, output_mode
+
+
+async def _generate_and_close(recipe, teacher: Teacher, writer, done, progress):  # noqa: ANN001
+    try:
+        return await run_generation(recipe, teacher, writer, done, progress)
+    finally:
+        await teacher.aclose()
+
+
+def generate(
+    recipe: str = typer.Option("math", "--recipe", "-r", help="Built-in recipe name or path to a recipe YAML."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", "-t", help="backend:model, e.g. openai:deepseek-reasoner or llamacpp:smollm2."),
+    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)."),
+    problems: Optional[str] = typer.Option(None, "--problems", "-p", help="Problem file (.jsonl/.json/.parquet/.csv), hf:org/name, or builtin:NAME."),
+    split: Optional[str] = typer.Option(None, help="Split of a Hub dataset."),
+    limit: Optional[int] = typer.Option(None, help="Use at most this many problems."),
+    samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples per problem."),
+    temperature: Optional[float] = typer.Option(None, help="Sampling temperature."),
+    top_p: Optional[float] = typer.Option(None, help="Nucleus sampling top_p."),
+    max_tokens: Optional[int] = typer.Option(None, help="Max new tokens per sample."),
+    seed: Optional[int] = typer.Option(None, help="Base seed; each (problem, sample) derives its own."),
+    concurrency: Optional[int] = typer.Option(None, help="Requests in flight."),
+    timeout: Optional[float] = typer.Option(None, help="Per-request timeout in seconds (openai)."),
+    rpm: Optional[float] = typer.Option(None, help="Requests per minute limit (openai)."),
+    tpm: Optional[float] = typer.Option(None, help="Tokens per minute limit (openai)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<recipe name>)."),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Verify and write the dataset when generation ends."),
+    quiet: bool = QUIET,
+    as_json: bool = JSON,
+) -> None:
+    """Generate reasoning traces; rerun the same command to resume after a crash or Ctrl-C.
+
+    Examples:
+
+      rfactory generate                                  # embedded SmolLM2 on the built-in set, offline
+
+      rfactory generate --recipe math --teacher openai:deepseek-reasoner --samples 4 --out runs/m1
+
+      rfactory generate -t openai:my-model --base-url http://localhost:8000/v1 --problems probs.jsonl
+    """
+    mode = output_mode(quiet, as_json)
+    overrides = {
+        "teacher.spec": teacher,
+        "teacher.options.base_url": base_url,
+        "teacher.options.timeout_s": timeout,
+        "teacher.options.requests_per_minute": rpm,
+        "teacher.options.tokens_per_minute": tpm,
+        "teacher.concurrency": concurrency,
+        "problems.source": problems,
+        "problems.split": split,
+        "problems.limit": limit,
+        "sampling.samples": samples,
+        "sampling.temperature": temperature,
+        "sampling.top_p": top_p,
+        "sampling.max_tokens": max_tokens,
+        "sampling.seed": seed,
+    }
+    spec = load_recipe(recipe, overrides)
+    next(iter_problems(spec.problems))  # bad problem input fails here, before a run folder exists
+    engine = build_teacher(spec.teacher.spec, spec.teacher.options)
+    fingerprint = json.loads(json.dumps({**spec.generation_fingerprint(), "teacher_identity": engine.identity()}))
+    run_dir = out or Path("runs") / spec.name
+    run = Run.create_or_resume(run_dir, spec.model_dump(mode="json"), fingerprint)
+    writer = run.writer()
+    try:
+        done = run.done_keys()
+        problem_count = count_problems(spec.problems)
+        total = None if problem_count is None else max(0, problem_count * spec.sampling.samples - len(done))
+        progress = Progress(mode, "generate", total, "ok")
+        try:
+            summary = asyncio.run(_generate_and_close(spec, engine, writer, done, progress))
+        finally:
+            progress.close()
+    finally:
+        writer.close()
+    summary = {"run": str(run_dir), "teacher": spec.teacher.spec, **summary}
+    if not verify:
+        print_summary(mode, "generate", summary)
+        return
+    if mode != "json":
+        print_summary(mode, "generate", summary)
+    progress = Progress(mode, "verify", None, "pass")
+    try:
+        stats = verify_run(run, progress)
+    finally:
+        progress.close()
+    if mode == "json":
+        print_summary(mode, "", {"generate": summary, "verify": stats})
+        return
+    print_summary(mode, "verify", stats)
+    if mode == "rich":
+        typer.echo(f"dataset: {stats['dataset']}  ({stats['kept']} samples kept, pass rate {stats['pass_rate']:.1%})")

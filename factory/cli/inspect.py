@@ -1,0 +1,103 @@
+"""Small commands to look at recipes and runs: `recipes`, `status`, `show`."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from ..recipe import builtin_recipe_names, load_recipe
+from ..runstore import Run
+from .options import JSON
+
+
+def recipes() -> None:
+    """List the built-in recipes.
+
+    Example:
+
+      rfactory recipes
+    """
+    table = Table("recipe", "domain", "problems", "teacher", "samples")
+    for name in builtin_recipe_names():
+        r = load_recipe(name)
+        table.add_row(name, r.domain, r.problems.source, r.teacher.spec, str(r.sampling.samples))
+    Console().print(table)
+
+
+def _run_counts(run: Run) -> dict[str, object]:
+    statuses: Counter[str] = Counter()
+    for row in run.iter_latest_samples():
+        statuses[row["status"] if row["status"] == "ok" else f"failed: {row['error_reason']}"] += 1
+    return dict(statuses)
+
+
+def status(run: Path = typer.Argument(..., help="Run folder."), as_json: bool = JSON) -> None:
+    """Show what a run holds: its recipe and teacher, samples and failures, and the last verify stats.
+
+    Example:
+
+      rfactory status runs/m1
+    """
+    opened = Run.open(run)
+    config = opened.config()
+    stats_path = run / "stats.json"
+    report = {
+        "run": str(run),
+        "recipe": config["recipe"]["name"],
+        "teacher": config["recipe"]["teacher"]["spec"],
+        "samples_per_problem": config["recipe"]["sampling"]["samples"],
+        "parts": len(opened.part_paths()),
+        "pairs": _run_counts(opened),
+        "verify": json.loads(stats_path.read_text()) if stats_path.exists() else None,
+    }
+    if as_json:
+        typer.echo(json.dumps(report, sort_keys=True))
+        return
+    table = Table(title=f"run {run}", show_header=False)
+    for key, value in report.items():
+        if key == "verify" and value:
+            value = f"pass rate {value['pass_rate']:.1%}, {value['kept']} kept in {value['dataset']}"
+        table.add_row(key, str(value if value is not None else "not verified yet"))
+    Console().print(table)
+
+
+def show(
+    run: Path = typer.Argument(..., help="Run folder."),
+    n: int = typer.Option(3, "-n", help="How many samples."),
+    only: str = typer.Option("all", help="all | passed | failed (failed needs a verified run)."),
+) -> None:
+    """Print a few samples of a run with their verdicts.
+
+    Example:
+
+      rfactory show runs/m1 -n 2 --only failed
+    """
+    opened = Run.open(run)
+    verdicts: dict[tuple[str, int], dict] = {}
+    for path in sorted((run / "verdicts").glob("part-*.parquet")):
+        for v in pq.read_table(path).to_pylist():
+            verdicts[(v["problem_id"], v["sample_index"])] = v
+    console = Console()
+    shown = 0
+    for row in opened.iter_latest_samples():
+        v = verdicts.get((row["problem_id"], row["sample_index"]))
+        passed = bool(v and v["passed"])
+        if (only == "passed" and not passed) or (only == "failed" and (v is None or passed)):
+            continue
+        verdict = f"{v['status']}: {v['reason']}" if v else "not verified"
+        body = row["content"] if row["status"] == "ok" else f"[red]{row['error_reason']}[/]: {row['error_detail']}"
+        console.print(Panel(
+            f"[bold]problem[/] {row['problem']}\n[bold]reference[/] {row['reference_answer']}\n"
+            f"[bold]verdict[/] {verdict}\n\n{body}",
+            title=f"{row['problem_id']} #{row['sample_index']}",
+        ), markup=True)
+        shown += 1
+        if shown >= n:
+            break

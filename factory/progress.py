@@ -1,0 +1,80 @@
+"""Progress for long stages: a rich bar on stderr, nothing with --quiet or --json.
+
+A stage reports counts through `Progress.advance`; the bar shows done/total, tokens/s, the
+stage's rate (ok rate while generating, pass rate while verifying) and the ETA.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, Literal
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+Mode = Literal["rich", "quiet", "json"]
+
+
+class Progress:
+    def __init__(self, mode: Mode, description: str, total: int | None, rate_label: str):
+        self.mode = mode
+        self.rate_label = rate_label
+        self.done = 0
+        self.hits = 0
+        self.tokens = 0
+        self.started = time.monotonic()
+        self._bar: RichProgress | None = None
+        if mode == "rich":
+            self._bar = RichProgress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[tok_s]} tok/s"),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(description, total=total, tok_s="0", rate=f"{rate_label} -")
+
+    def advance(self, hit: bool, tokens: int = 0) -> None:
+        self.done += 1
+        self.hits += hit
+        self.tokens += tokens
+        if self._bar is not None:
+            elapsed = max(time.monotonic() - self.started, 1e-9)
+            self._bar.update(
+                self._task,
+                advance=1,
+                tok_s=f"{self.tokens / elapsed:,.0f}",
+                rate=f"{self.rate_label} {self.hits / self.done:.0%}",
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def print_summary(mode: Mode, title: str, summary: dict[str, Any]) -> None:
+    """The end-of-command report: a table for people, one JSON object for scripts."""
+    if mode == "json":
+        sys.stdout.write(json.dumps(summary, sort_keys=True, default=str) + "\n")
+        return
+    if mode == "quiet":
+        return
+    table = Table(title=title, show_header=False)
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
+        elif isinstance(value, float):
+            value = f"{value:.3f}"
+        table.add_row(key, str(value))
+    Console().print(table)

@@ -1,0 +1,177 @@
+"""Recipes: the pydantic model of a generation job, loaded from YAML with defaults → YAML → flags."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import UserError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Columns(Strict):
+    id: str | None = Field(None, description="column holding a stable problem id; None hashes the problem text")
+    problem: str = "problem"
+    answer: str | None = Field("answer", description="column holding the reference answer")
+
+
+class ProblemsConfig(Strict):
+    source: str = "builtin:arithmetic"
+    split: str = "train"
+    limit: int | None = Field(None, ge=1)
+    columns: Columns = Columns()
+
+
+class TeacherConfig(Strict):
+    spec: str = Field("llamacpp:smollm2", description="backend:model, e.g. openai:deepseek-reasoner")
+    concurrency: int = Field(16, ge=1, le=4096, description="requests in flight; capped by the backend")
+    options: dict[str, Any] = Field(default_factory=dict, description="validated by the backend's Options model")
+
+
+class PromptConfig(Strict):
+    teacher_system: str | None = "@math_teacher_system.txt"
+    user_template: str = "@math_user.txt"
+    dataset_system: str = "@reasoning_system.txt"
+
+
+class SamplingConfig(Strict):
+    samples: int = Field(2, ge=1, le=1024)
+    temperature: float = Field(0.7, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(1024, ge=1)
+    seed: int = 0
+
+
+class VerifierConfig(Strict):
+    name: Literal["math"] = "math"
+    timeout_s: float = Field(5.0, gt=0)
+    workers: int | None = Field(None, ge=1, description="verifier processes; None uses every core")
+
+
+class OutputConfig(Strict):
+    shard_max_rows: int = Field(100_000, ge=1)
+    require_thought: bool = Field(False, description="keep only verified samples that have a thought section")
+
+
+class Recipe(Strict):
+    name: str
+    domain: Literal["math", "code", "science", "puzzle"] = "math"
+    problems: ProblemsConfig = ProblemsConfig()
+    teacher: TeacherConfig = TeacherConfig()
+    prompt: PromptConfig = PromptConfig()
+    sampling: SamplingConfig = SamplingConfig()
+    verifier: VerifierConfig = VerifierConfig()
+    output: OutputConfig = OutputConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_simple(cls, v: str) -> str:
+        if not v or "/" in v:
+            raise ValueError("must be a non-empty name without '/'")
+        return v
+
+    def generation_fingerprint(self) -> dict[str, Any]:
+        """Every setting that changes what the teacher is asked or how it samples.
+
+        Sample count and limit are left out on purpose: raising them extends a run consistently,
+        because each (problem, sample) pair has its own deterministic seed. Teacher options are
+        left to the backend, which alone knows which of them change answers (a base URL does, a
+        timeout does not).
+        """
+        return {
+            "problems": self.problems.model_dump(exclude={"limit"}),
+            "teacher": self.teacher.spec,
+            "prompt": self.prompt.model_dump(),
+            "sampling": self.sampling.model_dump(exclude={"samples"}),
+        }
+
+
+def builtin_recipe_names() -> list[str]:
+    return sorted(p.name[: -len(".yaml")] for p in resources.files("rfactory.recipes").iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_recipe_yaml(name_or_path: str) -> tuple[dict[str, Any], str, Path | None]:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise UserError(f"{path}: recipe file not found")
+        text, where, base = path.read_text(encoding="utf-8"), str(path), path.parent
+    else:
+        packaged = resources.files("rfactory.recipes").joinpath(f"{name_or_path}.yaml")
+        if not packaged.is_file():
+            raise UserError(
+                f"unknown recipe {name_or_path!r}: give a YAML path or one of {', '.join(builtin_recipe_names())}"
+            )
+        text, where, base = packaged.read_text(encoding="utf-8"), f"recipe {name_or_path}", None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UserError(f"{where}:{at} malformed YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: a recipe must be a YAML mapping, got {type(data).__name__}")
+    return data, where, base
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def _describe(err: ValidationError, where: str) -> str:
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"{where}: unknown key {field!r}"
+    return f"{where}: field {field!r}: {first['msg']}"
+
+
+def _resolve_text(value: str, base: Path | None, where: str, field: str) -> str:
+    """`@name` reads a prompt file: beside the recipe first, then rfactory's own prompts."""
+    if not value.startswith("@"):
+        return value
+    name = value[1:]
+    if base is not None and (base / name).is_file():
+        return (base / name).read_text(encoding="utf-8").rstrip("\n")
+    packaged = resources.files("rfactory.prompts").joinpath(name)
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8").rstrip("\n")
+    raise UserError(f"{where}: field {field!r}: prompt file {name!r} not found")
+
+
+def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> Recipe:
+    """Load a recipe by built-in name or path, apply dotted-key overrides, resolve prompt files."""
+    data, where, base = _read_recipe_yaml(name_or_path)
+    overrides = overrides or {}
+    teacher = data.get("teacher") if isinstance(data.get("teacher"), dict) else {}
+    new_spec = overrides.get("teacher.spec")
+    if new_spec and str(teacher.get("spec", "")).partition(":")[0] != new_spec.partition(":")[0]:
+        # Options belong to one backend: another backend from the command line starts from its defaults.
+        teacher.pop("options", None)
+    for dotted, value in overrides.items():
+        if value is not None:
+            _set_dotted(data, dotted, value)
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as e:
+        raise UserError(_describe(e, where)) from None
+    for field in ("teacher_system", "user_template", "dataset_system"):
+        value = getattr(recipe.prompt, field)
+        if value is not None:
+            setattr(recipe.prompt, field, _resolve_text(value, base, where, f"prompt.{field}"))
+    if "{problem}" not in recipe.prompt.user_template:
+        raise UserError(f"{where}: field 'prompt.user_template': must contain {{problem}}")
+    return recipe
+

@@ -1,0 +1,102 @@
+"""The record schemas that cross stage boundaries, as pydantic models with matching Arrow schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import pyarrow as pa
+from pydantic import BaseModel
+
+
+class SampleRecord(BaseModel):
+    """One (problem, sample) pair after the teacher: a sample, or a failure with its reason."""
+
+    problem_id: str
+    sample_index: int
+    status: Literal["ok", "failed"]
+    problem: str
+    reference_answer: str | None
+    source: str
+    teacher: str
+    model: str | None = None
+    seed: int
+    finish_reason: str | None = None
+    truncated: bool = False
+    content: str | None = None
+    reasoning_content: str | None = None
+    thought: str | None = None
+    solution: str | None = None
+    split_method: str | None = None
+    split_problem: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    attempts: int = 0
+    error_reason: str | None = None
+    error_detail: str | None = None
+    latency_s: float = 0.0
+    finished_at: datetime
+
+
+SAMPLE_SCHEMA = pa.schema(
+    [
+        ("problem_id", pa.string()),
+        ("sample_index", pa.int32()),
+        ("status", pa.string()),
+        ("problem", pa.string()),
+        ("reference_answer", pa.string()),
+        ("source", pa.string()),
+        ("teacher", pa.string()),
+        ("model", pa.string()),
+        ("seed", pa.int64()),
+        ("finish_reason", pa.string()),
+        ("truncated", pa.bool_()),
+        ("content", pa.string()),
+        ("reasoning_content", pa.string()),
+        ("thought", pa.string()),
+        ("solution", pa.string()),
+        ("split_method", pa.string()),
+        ("split_problem", pa.string()),
+        ("prompt_tokens", pa.int64()),
+        ("completion_tokens", pa.int64()),
+        ("reasoning_tokens", pa.int64()),
+        ("attempts", pa.int32()),
+        ("error_reason", pa.string()),
+        ("error_detail", pa.string()),
+        ("latency_s", pa.float64()),
+        ("finished_at", pa.timestamp("ms", tz="UTC")),
+    ]
+)
+
+assert SAMPLE_SCHEMA.names == list(SampleRecord.model_fields), "SampleRecord and SAMPLE_SCHEMA drifted apart"
+
+
+VerdictStatus = Literal[
+    "correct", "mismatch", "no_answer", "gold_unparseable", "parse_error", "timeout", "generation_failed"
+]
+
+
+class VerdictRecord(BaseModel):
+    problem_id: str
+    sample_index: int
+    passed: bool
+    status: VerdictStatus
+    reason: str
+    extracted: str | None = None
+    expected: str | None = None
+
+
+VERDICT_SCHEMA = pa.schema(
+    [
+        ("problem_id", pa.string()),
+        ("sample_index", pa.int32()),
+        ("passed", pa.bool_()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+        ("extracted", pa.string()),
+        ("expected", pa.string()),
+    ]
+)
+
+assert VERDICT_SCHEMA.names == list(VerdictRecord.model_fields), "VerdictRecord and VERDICT_SCHEMA drifted apart"

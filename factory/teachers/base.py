@@ -1,0 +1,76 @@
+"""The teacher interface: one class per backend, one async `generate`, a strict Options model.
+
+A backend is found by the `rfactory.teachers` entry point group, so built-in backends register
+exactly the way an outside plugin does (see pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    messages: list[dict[str, str]]
+    temperature: float
+    top_p: float
+    max_tokens: int
+    seed: int
+
+
+class Completion(BaseModel):
+    """What came back for one request: text plus the accounting a dataset user audits."""
+
+    content: str
+    reasoning_content: str | None = None
+    finish_reason: str | None = None
+    model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    attempts: int = 1
+
+
+class TeacherFailure(Exception):
+    """A request that did not succeed. Recorded against its (problem, sample) and retried on the
+    next run; `fatal` ones (bad key, unknown model) would fail every request alike and stop the run."""
+
+    def __init__(self, reason: str, detail: str, attempts: int = 1, fatal: bool = False):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.attempts = attempts
+        self.fatal = fatal
+
+
+class TeacherOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Teacher(ABC):
+    """Subclasses set the capability flags and Options, and implement `generate`."""
+
+    Options: ClassVar[type[TeacherOptions]] = TeacherOptions
+    #: Requests the backend can usefully serve at once; None means no limit of its own.
+    max_concurrency: ClassVar[int | None] = None
+    #: Whether the backend can return reasoning separately from the answer.
+    returns_reasoning: ClassVar[bool] = False
+
+    def __init__(self, model: str, options: TeacherOptions):
+        self.model = model
+        self.options = options
+
+    @abstractmethod
+    async def generate(self, request: ChatRequest) -> Completion:
+        """Answer one request, or raise TeacherFailure with a short reason code."""
+
+    def identity(self) -> dict[str, Any]:
+        """What determines this teacher's answers; stored in the run and compared on resume. No secrets."""
+        return {"model": self.model}
+
+    async def aclose(self) -> None:
+        """Release connections or engines."""

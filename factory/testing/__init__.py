@@ -1,0 +1,1 @@
+"""Test helpers that ship with rfactory: a fault-injecting OpenAI-compatible server."""

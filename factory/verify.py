@@ -1,0 +1,159 @@
+"""Verify: samples → verdicts → OpenThoughts shards and stats.json, for a whole run.
+
+Every pair gets exactly one verdict (a failed generation gets `generation_failed`), and every
+verdict that is not a pass has a reason, so `stats.json` counts why samples were dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from rfactory.verifiers import VERIFIERS
+from rfactory.verifiers.pool import run_with_deadline
+
+from .dataset import CARD, ShardWriter
+from .progress import Progress
+from .recipe import Recipe
+from .records import VERDICT_SCHEMA, VerdictRecord
+from .runstore import Run, write_json_atomic, write_parquet_atomic
+from .traces import Trace
+
+
+def _verdicts(recipe: Recipe, run: Run, workers: int) -> Iterator[tuple[dict[str, Any], VerdictRecord]]:
+    """(sample row, verdict) for every pair of the run, generation failures included."""
+    in_flight: dict[int, dict[str, Any]] = {}
+    immediate: list[tuple[dict[str, Any], VerdictRecord]] = []
+
+    def tasks() -> Iterator[tuple[int, tuple[str, str]]]:
+        for n, row in enumerate(run.iter_latest_samples()):
+            ids = {"problem_id": row["problem_id"], "sample_index": row["sample_index"]}
+            if row["status"] != "ok":
+                reason = f"{row['error_reason']}: {row['error_detail']}"
+                immediate.append((row, VerdictRecord(**ids, passed=False, status="generation_failed", reason=reason)))
+            elif row["reference_answer"] is None:
+                immediate.append((row, VerdictRecord(**ids, passed=False, status="gold_unparseable", reason="problem has no reference answer")))
+            else:
+                in_flight[n] = row
+                yield n, (row["solution"] or "", row["reference_answer"])
+
+    fn = VERIFIERS[recipe.verifier.name]
+    for n, status, payload in run_with_deadline(fn, tasks(), recipe.verifier.timeout_s, workers):
+        while immediate:
+            yield immediate.pop()
+        row = in_flight.pop(n)
+        ids = {"problem_id": row["problem_id"], "sample_index": row["sample_index"]}
+        if status == "ok":
+            yield row, VerdictRecord(**ids, **payload)
+        elif status == "timeout":
+            yield row, VerdictRecord(**ids, passed=False, status="timeout", reason=payload)
+        else:
+            yield row, VerdictRecord(**ids, passed=False, status="parse_error", reason=payload)
+    while immediate:
+        yield immediate.pop()
+
+
+def _dataset_rows(recipe: Recipe, row: dict[str, Any], verdict: VerdictRecord) -> tuple[dict[str, Any], dict[str, Any]]:
+    trace = Trace(thought=row["thought"] or "", solution=row["solution"] or "", method=row["split_method"] or "none")
+    user = row["problem"]
+    data = {
+        "system": recipe.prompt.dataset_system,
+        "conversations": [{"from": "user", "value": user}, {"from": "assistant", "value": trace.assistant_turn()}],
+    }
+    meta = {
+        "problem": row["problem"],
+        "deepseek_reasoning": row["thought"],
+        "deepseek_solution": row["solution"],
+        "ground_truth_solution": row["reference_answer"],
+        "domain": recipe.domain,
+        "source": row["source"],
+        "test_cases": None,
+        "starter_code": None,
+        "problem_id": row["problem_id"],
+        "sample_index": row["sample_index"],
+        "teacher": row["teacher"],
+        "model": row["model"],
+        "finish_reason": row["finish_reason"],
+        "split_method": row["split_method"],
+        "prompt_tokens": row["prompt_tokens"],
+        "completion_tokens": row["completion_tokens"],
+        "reasoning_tokens": row["reasoning_tokens"],
+        "verdict": verdict.status,
+        "verdict_reason": verdict.reason,
+        "extracted_answer": verdict.extracted,
+    }
+    return data, meta
+
+
+def verify_run(run: Run, progress: Progress, workers: int | None = None) -> dict[str, Any]:
+    config = run.config()
+    recipe = Recipe.model_validate(config["recipe"])
+    workers = workers or recipe.verifier.workers or os.cpu_count() or 1
+    verdict_tmp = run.root / "verdicts.tmp"
+    shutil.rmtree(verdict_tmp, ignore_errors=True)
+    verdict_tmp.mkdir()
+    shards = ShardWriter(run.root / "dataset", recipe.output.shard_max_rows)
+
+    statuses: Counter[str] = Counter()
+    problems_seen: set[str] = set()
+    problems_solved: set[str] = set()
+    tokens = Counter()
+    kept = 0
+    batch: list[dict[str, Any]] = []
+    part = 0
+
+    def flush() -> None:
+        nonlocal batch, part
+        if batch:
+            write_parquet_atomic(verdict_tmp / f"part-{part:06d}.parquet", pa.Table.from_pylist(batch, schema=VERDICT_SCHEMA))
+            batch, part = [], part + 1
+
+    for row, verdict in _verdicts(recipe, run, workers):
+        statuses[verdict.status] += 1
+        problems_seen.add(row["problem_id"])
+        tokens["prompt"] += row["prompt_tokens"] or 0
+        tokens["completion"] += row["completion_tokens"] or 0
+        batch.append(verdict.model_dump())
+        if len(batch) >= 5000:
+            flush()
+        keep = verdict.passed and (not recipe.output.require_thought or bool(row["thought"]))
+        if verdict.passed:
+            problems_solved.add(row["problem_id"])
+        if keep:
+            shards.add(*_dataset_rows(recipe, row, verdict))
+            kept += 1
+        progress.advance(verdict.passed, row["completion_tokens"] or 0)
+    flush()
+    shards.close(CARD.format(name=run.root.name, teacher=recipe.teacher.spec, verifier=recipe.verifier.name))
+    old = run.root / "verdicts"
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(verdict_tmp, old)
+
+    samples = sum(statuses.values())
+    generated = samples - statuses["generation_failed"]
+    passed = statuses["correct"]
+    stats = {
+        "run": str(run.root),
+        "dataset": str(run.root / "dataset"),
+        "verified_at": datetime.now(timezone.utc).isoformat(),
+        "problems": len(problems_seen),
+        "problems_with_a_pass": len(problems_solved),
+        "samples": samples,
+        "samples_generated": generated,
+        "passed": passed,
+        "pass_rate": round(passed / generated, 4) if generated else 0.0,
+        "kept": kept,
+        "shards": shards.shards,
+        "prompt_tokens": tokens["prompt"],
+        "completion_tokens": tokens["completion"],
+        "failures_by_reason": {k: v for k, v in sorted(statuses.items()) if k != "correct"},
+    }
+    write_json_atomic(run.root / "stats.json", stats)
+    return stats

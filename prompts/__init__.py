@@ -1,0 +1,1 @@
+"""Prompt texts shipped with rfactory; read them with importlib.resources."""

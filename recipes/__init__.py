@@ -1,0 +1,1 @@
+"""Built-in recipes shipped with rfactory; read them with importlib.resources."""

@@ -1,0 +1,108 @@
+"""A worker-process pool with a hard per-task deadline that works from any thread or process.
+
+Hand-written because concurrent.futures and multiprocessing.Pool cannot kill one stuck task:
+their timeouts only stop waiting, the worker keeps burning a core. Here a task past its deadline
+gets its worker killed and replaced, and every worker is reaped on exit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from pydantic import BaseModel
+
+_ctx = mp.get_context("spawn")  # fork from a threaded parent can deadlock; spawn cannot
+
+
+def _serve(conn: Connection, fn: Callable[..., BaseModel]) -> None:
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        try:
+            conn.send(("ok", fn(*task).model_dump()))
+        except Exception as e:  # reported to the parent as this task's error, the worker lives on
+            conn.send(("error", f"{type(e).__name__}: {e}".splitlines()[0][:200]))
+
+
+class _Worker:
+    def __init__(self, fn: Callable[..., BaseModel]):
+        self.conn, child = _ctx.Pipe()
+        self.proc = _ctx.Process(target=_serve, args=(child, fn), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: tuple[Any, float] | None = None  # (key, deadline)
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.proc.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except OSError:
+                self.proc.kill()
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+def run_with_deadline(
+    fn: Callable[..., BaseModel],
+    tasks: Iterable[tuple[Any, tuple[Any, ...]]],
+    timeout_s: float,
+    workers: int,
+) -> Iterator[tuple[Any, str, Any]]:
+    """Yield (key, "ok" | "error" | "timeout", result dict or message) for each (key, args) task.
+
+    Results come in completion order; at most `workers` tasks are in flight, so memory stays flat.
+    """
+    pool = [_Worker(fn) for _ in range(max(1, workers))]
+    pending = iter(tasks)
+    exhausted = False
+    try:
+        while True:
+            for i, w in enumerate(pool):
+                if w.task is None and not exhausted:
+                    nxt = next(pending, None)
+                    if nxt is None:
+                        exhausted = True
+                        break
+                    key, args = nxt
+                    w.conn.send(args)
+                    w.task = (key, time.monotonic() + timeout_s)
+            busy = [w for w in pool if w.task is not None]
+            if not busy:
+                return
+            soonest = min(w.task[1] for w in busy)  # type: ignore[index]
+            ready = wait([w.conn for w in busy], timeout=max(0.0, soonest - time.monotonic()))
+            now = time.monotonic()
+            for i, w in enumerate(pool):
+                if w.task is None:
+                    continue
+                key, deadline = w.task
+                if w.conn in ready:
+                    try:
+                        status, payload = w.conn.recv()
+                    except EOFError:  # the worker died (e.g. out of memory): replace it
+                        status, payload = "error", "verifier process died"
+                        w.stop(kill=True)
+                        pool[i] = _Worker(fn)
+                    else:
+                        w.task = None
+                    yield key, status, payload
+                elif now >= deadline:
+                    w.stop(kill=True)
+                    pool[i] = _Worker(fn)
+                    yield key, "timeout", f"no verdict within {timeout_s:g}s"
+    finally:
+        for w in pool:
+            w.stop(kill=w.task is not None)
