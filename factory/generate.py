@@ -45,6 +45,7 @@ async def sample_one(recipe: Recipe, teacher: Teacher, problem: Problem, index: 
         top_p=recipe.sampling.top_p,
         max_tokens=recipe.sampling.max_tokens,
         seed=seed,
+        stop=recipe.sampling.stop,
     )
     common: dict[str, Any] = dict(
         problem_id=problem.id,

@@ -28,7 +28,9 @@ class Progress:
         self.tokens = 0
         self.started = time.monotonic()
         self._bar: RichProgress | None = None
-        if mode == "rich":
+        console = Console(stderr=True)
+        # A bar redrawn into a log file is noise; pipes and CI get the summary table only.
+        if mode == "rich" and console.is_terminal:
             self._bar = RichProgress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -38,7 +40,7 @@ class Progress:
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=console,
                 transient=False,
             )
             self._bar.start()

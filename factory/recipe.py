@@ -47,6 +47,7 @@ class SamplingConfig(Strict):
     top_p: float = Field(0.95, gt=0, le=1)
     max_tokens: int = Field(1024, ge=1)
     seed: int = 0
+    stop: list[str] = Field(default_factory=list, description="stop sequences")
 
 
 class VerifierConfig(Strict):
@@ -160,6 +161,11 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
     if new_spec and str(teacher.get("spec", "")).partition(":")[0] != new_spec.partition(":")[0]:
         # Options belong to one backend: another backend from the command line starts from its defaults.
         teacher.pop("options", None)
+    problems = data.get("problems") if isinstance(data.get("problems"), dict) else {}
+    new_source = overrides.get("problems.source")
+    if new_source and new_source != problems.get("source"):
+        # A limit is written for its source (the demo's 16 built-in problems), not for the user's file.
+        problems.pop("limit", None)
     for dotted, value in overrides.items():
         if value is not None:
             _set_dotted(data, dotted, value)

@@ -20,6 +20,7 @@ class ChatRequest(BaseModel):
     top_p: float
     max_tokens: int
     seed: int
+    stop: list[str] = []
 
 
 class Completion(BaseModel):

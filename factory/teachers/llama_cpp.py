@@ -79,6 +79,7 @@ class LlamaCppTeacher(Teacher):
             top_p=request.top_p,
             max_tokens=request.max_tokens,
             seed=request.seed,
+            stop=request.stop or None,
         )
 
     async def generate(self, request: ChatRequest) -> Completion:

@@ -125,6 +125,7 @@ class OpenAITeacher(Teacher):
                     top_p=request.top_p,
                     max_tokens=request.max_tokens,
                     seed=request.seed,
+                    stop=request.stop or None,
                     extra_body=opts.extra_body or None,
                 )
                 completion = _to_completion(response, attempt)

@@ -89,9 +89,9 @@ class FakeOpenAI:
                 raw = await reader.readexactly(int(headers.get("content-length", "0")))
                 self.requests += 1
                 self.auth_headers.append(headers.get("authorization", ""))
-                if method == "GET" and path.endswith("/models"):
+                if method == "GET" and path == "/v1/models":
                     result = (200, {}, b'{"object": "list", "data": [{"id": "fake", "object": "model"}]}')
-                elif method == "POST" and path.endswith("/chat/completions"):
+                elif method == "POST" and path == "/v1/chat/completions":
                     result = self._completion(json.loads(raw))
                 else:
                     result = (404, {}, b'{"error": {"message": "not found"}}')

@@ -1,0 +1,76 @@
+"""Resume: kill -9 mid-run, run again, and get exactly problems × samples unique records."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from conftest import RFACTORY, json_out, run_cli, write_jsonl
+from rfactory.testing.fake_openai import FakeOpenAIThread
+
+N_PROBLEMS, SAMPLES = 120, 2
+
+
+def _journal_lines(run: Path, ignore: set[Path]) -> int:
+    return sum(p.read_text().count("\n") for p in (run / "samples").glob("journal-*.jsonl") if p not in ignore)
+
+
+def _kill_when(args: list[str], cwd: Path, run: Path, at_least: int) -> None:
+    """Start generate and SIGKILL it once its own journal holds `at_least` finished samples."""
+    earlier = set((run / "samples").glob("journal-*.jsonl")) if (run / "samples").exists() else set()
+    proc = subprocess.Popen([*RFACTORY, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _journal_lines(run, earlier) < at_least:
+        assert proc.poll() is None, "generate finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def test_kill_9_then_resume(tmp_path: Path):
+    write_jsonl(tmp_path / "problems.jsonl", [{"problem": f"Problem {i} [answer={i}]", "answer": str(i)} for i in range(N_PROBLEMS)])
+    run = tmp_path / "run"
+    with FakeOpenAIThread(delay_s=0.05) as server:
+        args = ["generate", "-t", "openai:fake", "--base-url", server.base_url, "-p", "problems.jsonl",
+                "--samples", str(SAMPLES), "--concurrency", "4", "--out", "run", "--no-verify", "--json"]
+        _kill_when(args, tmp_path, run, at_least=40)
+        assert not list((run / "samples").glob("part-*.parquet"))  # everything so far lives in the journal
+        _kill_when(args, tmp_path, run, at_least=40)  # the second start folded the first journal into a part
+        assert len(list((run / "samples").glob("part-*.parquet"))) == 1
+        final = json_out(run_cli(*args, cwd=tmp_path))
+        requests_after_kills = server.fake.requests
+
+    assert final["pairs_already_done"] >= 80
+    assert final["pairs_already_done"] + final["new_samples"] == N_PROBLEMS * SAMPLES
+    assert not list((run / "samples").glob("journal-*")) and not list((run / "samples").glob(".*.tmp"))
+    keys = []
+    for part in sorted((run / "samples").glob("part-*.parquet")):
+        table = pq.read_table(part)  # every part is a complete, readable Parquet file
+        keys += list(zip(table["problem_id"].to_pylist(), table["sample_index"].to_pylist()))
+    assert len(keys) == len(set(keys)) == N_PROBLEMS * SAMPLES
+    # Nothing was asked twice beyond the requests in flight when each kill landed (4 each).
+    assert requests_after_kills <= N_PROBLEMS * SAMPLES + 2 * 4
+
+    again = json_out(run_cli(*args, cwd=tmp_path))
+    assert again["new_samples"] == 0 and again["pairs_already_done"] == N_PROBLEMS * SAMPLES
+
+
+def test_changed_generation_setting_is_refused(tmp_path: Path, fake_api):
+    write_jsonl(tmp_path / "problems.jsonl", [{"problem": "What is 1+1? [answer=2]", "answer": "2"}])
+    base = ["generate", "-t", "openai:fake", "--base-url", fake_api.base_url, "-p", "problems.jsonl", "--out", "run", "--no-verify"]
+    assert run_cli(*base, "-q", cwd=tmp_path).returncode == 0
+    before = sorted(p.read_bytes() for p in (tmp_path / "run/samples").iterdir())
+    refused = run_cli(*base, "--temperature", "0.2", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "error: run was generated with sampling.temperature=0.7, this command asks for 0.2; "
+        "to change it start a new run with --out run-2"
+    ]
+    assert sorted(p.read_bytes() for p in (tmp_path / "run/samples").iterdir()) == before
+    # More samples per problem extend the run instead: each new pair has its own seed.
+    more = json_out(run_cli(*base, "--samples", "3", "--json", cwd=tmp_path))
+    assert more["pairs_already_done"] == 2 and more["new_samples"] == 1
