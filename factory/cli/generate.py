@@ -79,7 +79,9 @@ def generate(
     engine = build_teacher(spec.teacher.spec, spec.teacher.options)
     fingerprint = json.loads(json.dumps({**spec.generation_fingerprint(), "teacher_identity": engine.identity()}))
     run_dir = out or Path("runs") / spec.name
-    run = Run.create_or_resume(run_dir, spec.model_dump(mode="json"), fingerprint)
+    stored = spec.model_dump(mode="json")
+    stored["teacher"]["options"] = engine.public_options()
+    run = Run.create_or_resume(run_dir, stored, fingerprint)
     writer = run.writer()
     try:
         done = run.done_keys()

@@ -73,5 +73,9 @@ class Teacher(ABC):
         """What determines this teacher's answers; stored in the run and compared on resume. No secrets."""
         return {"model": self.model}
 
+    def public_options(self) -> dict[str, Any]:
+        """The options as stored in the run folder: every value, with secrets removed."""
+        return self.options.model_dump(mode="json")
+
     async def aclose(self) -> None:
         """Release connections or engines."""

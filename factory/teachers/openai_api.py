@@ -101,6 +101,12 @@ class OpenAITeacher(Teacher):
     def identity(self) -> dict[str, Any]:
         return {"model": self.model, "base_url": public_url(self.base_url)}
 
+    def public_options(self) -> dict[str, Any]:
+        options = super().public_options()
+        if options["base_url"]:
+            options["base_url"] = public_url(options["base_url"])
+        return options
+
     def _backoff(self, attempt: int, server_wait: float | None) -> float:
         opts = self.options
         jittered = random.uniform(0.5, 1.0) * min(opts.backoff_max_s, opts.backoff_base_s * 2 ** (attempt - 1))
