@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 import json
 import os
 import time
@@ -176,7 +177,11 @@ def _read_journal(path: Path) -> list[dict[str, Any]]:
 
 
 class PartWriter:
-    """Holds the run's lock; journals each record at once, writes a Parquet part every N rows."""
+    """Holds the run's lock; journals each record at once, writes a Parquet part every N rows.
+
+    Parts are encoded and written on a background thread so the event loop that feeds the
+    teacher never stalls on Parquet; the journal keeps those rows safe until the part is in place.
+    """
 
     def __init__(self, run: Run, rows_per_part: int, seconds_per_part: float):
         self.run = run
@@ -194,6 +199,8 @@ class PartWriter:
         self._rows: list[dict[str, Any]] = []
         self._journal = None
         self._started = time.monotonic()
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rfactory-parts")
+        self._pending: Future[None] | None = None
         self.parts_written = 0
 
     def _recover(self) -> None:
@@ -221,13 +228,23 @@ class PartWriter:
         if len(self._rows) >= self.rows_per_part or time.monotonic() - self._started >= self.seconds_per_part:
             self.flush()
 
+    @staticmethod
+    def _write_part(part: Path, rows: list[dict[str, Any]], journal: Path) -> None:
+        write_parquet_atomic(part, _rows_to_table(rows))
+        journal.unlink()
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()  # a failed part write surfaces here, its journal still on disk
+            self._pending = None
+
     def flush(self) -> None:
         if not self._rows:
             return
+        self._wait()  # one part in flight at most: memory stays bounded
         part = self.run.samples_dir / f"part-{self._stem}-{self._seq:06d}.parquet"
-        write_parquet_atomic(part, _rows_to_table(self._rows))
         self._journal.close()
-        self._journal_path.unlink()
+        self._pending = self._background.submit(self._write_part, part, self._rows, self._journal_path)
         self._journal = None
         self._rows = []
         self._seq += 1
@@ -235,6 +252,10 @@ class PartWriter:
         self._started = time.monotonic()
 
     def close(self) -> None:
-        self.flush()
-        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-        self._lock_file.close()
+        try:
+            self.flush()
+            self._wait()
+        finally:
+            self._background.shutdown(wait=True)
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()

@@ -105,3 +105,11 @@ def test_builtin_set_is_deterministic_and_has_answers():
     assert first == second and len(first) == 30
     assert all(p.answer for p in first)
     assert first[0].id == "arithmetic-0000000"
+
+
+def test_hub_style_source_streams_a_local_dataset_folder(tmp_path: Path):
+    # `hf:` goes through datasets.load_dataset(streaming=True); a local folder takes the same path offline.
+    (tmp_path / "ds").mkdir()
+    pq.write_table(pa.Table.from_pylist(ROWS), tmp_path / "ds" / "train-00000-of-00001.parquet")
+    cfg = ProblemsConfig(source=f"hf:{tmp_path / 'ds'}", columns={"id": "qid", "problem": "question", "answer": "gold"})
+    assert [p.id for p in iter_problems(cfg)] == [r["qid"] for r in ROWS]

@@ -74,3 +74,26 @@ def test_changed_generation_setting_is_refused(tmp_path: Path, fake_api):
     # More samples per problem extend the run instead: each new pair has its own seed.
     more = json_out(run_cli(*base, "--samples", "3", "--json", cwd=tmp_path))
     assert more["pairs_already_done"] == 2 and more["new_samples"] == 1
+
+
+def test_ctrl_c_saves_finished_samples_and_says_how_to_resume(tmp_path: Path):
+    write_jsonl(tmp_path / "problems.jsonl", [{"problem": f"Problem {i} [answer={i}]", "answer": str(i)} for i in range(200)])
+    run = tmp_path / "run"
+    with FakeOpenAIThread(delay_s=0.05) as server:
+        args = ["generate", "-t", "openai:fake", "--base-url", server.base_url, "-p", "problems.jsonl",
+                "--concurrency", "2", "--samples", "1", "--out", "run", "--no-verify"]
+        proc = subprocess.Popen([*RFACTORY, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while _journal_lines(run, set()) < 10:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130
+        assert err.strip().splitlines()[-1] == "interrupted: finished samples are saved; run the same command again to resume"
+        # On Ctrl-C the open journal is written out as a Parquet part at once.
+        assert not list((run / "samples").glob("journal-*"))
+        saved = sum(pq.read_metadata(p).num_rows for p in (run / "samples").glob("part-*.parquet"))
+        assert saved >= 10
+        final = json_out(run_cli(*args, "--json", cwd=tmp_path))
+    assert final["pairs_already_done"] == saved and final["pairs_already_done"] + final["new_samples"] == 200

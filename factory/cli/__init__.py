@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ..errors import UserError
+from ..errors import Interrupted, UserError
 from . import generate, inspect, verify
 
 app = typer.Typer(
@@ -29,6 +29,6 @@ def main() -> None:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except Interrupted:
         print("interrupted: finished samples are saved; run the same command again to resume", file=sys.stderr)
         sys.exit(130)

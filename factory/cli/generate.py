@@ -16,7 +16,7 @@ from ..recipe import load_recipe
 from ..runstore import Run
 from ..teachers import Teacher, build_teacher
 from ..verify import verify_run
-from .options import JSON, QUIET, output_mode
+from .options import JSON, QUIET, interruptible, output_mode
 
 
 async def _generate_and_close(recipe, teacher: Teacher, writer, done, progress):  # noqa: ANN001
@@ -26,6 +26,7 @@ async def _generate_and_close(recipe, teacher: Teacher, writer, done, progress):
         await teacher.aclose()
 
 
+@interruptible
 def generate(
     recipe: str = typer.Option("math", "--recipe", "-r", help="Built-in recipe name or path to a recipe YAML."),
     teacher: Optional[str] = typer.Option(None, "--teacher", "-t", help="backend:model, e.g. openai:deepseek-reasoner or llamacpp:smollm2."),

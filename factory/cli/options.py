@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import TypeVar
+
 import typer
+
+from ..errors import Interrupted
 
 from ..progress import Mode
 
@@ -12,3 +18,19 @@ JSON = typer.Option(False, "--json", help="No progress bar; print one JSON summa
 
 def output_mode(quiet: bool, as_json: bool) -> Mode:
     return "json" if as_json else "quiet" if quiet else "rich"
+
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def interruptible(command: F) -> F:
+    """Ctrl-C inside a command becomes `Interrupted` (Typer would swallow it into a silent exit 130)."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+
+    return wrapper  # type: ignore[return-value]

@@ -10,9 +10,10 @@ import typer
 from ..progress import Progress, print_summary
 from ..runstore import Run
 from ..verify import verify_run
-from .options import JSON, QUIET, output_mode
+from .options import JSON, QUIET, interruptible, output_mode
 
 
+@interruptible
 def verify(
     run: Path = typer.Argument(..., help="Run folder made by `rfactory generate`."),
     workers: Optional[int] = typer.Option(None, help="Verifier processes (default: every core)."),

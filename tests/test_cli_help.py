@@ -1,0 +1,16 @@
+import pytest
+
+from conftest import run_cli
+
+
+@pytest.mark.parametrize("command", ["generate", "verify", "recipes", "status", "show"])
+def test_help_shows_a_real_example(command: str):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0
+    assert "Example" in result.stdout
+    assert f"rfactory {command}" in result.stdout.split("Example", 1)[1]
+
+
+def test_recipes_lists_math():
+    result = run_cli("recipes")
+    assert result.returncode == 0 and "math" in result.stdout and "builtin:arithmetic" in result.stdout

@@ -1,0 +1,25 @@
+"""The wheel: import package `rfactory` only, with prompts and recipes inside it."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_layout(tmp_path: Path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    wheel = next(tmp_path.glob("rfactory-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.startswith("rfactory-")}
+    assert tops == {"rfactory"}  # never a top-level `factory` or `verifiers`
+    for needed in ("rfactory/cli/__init__.py", "rfactory/verifiers/math.py", "rfactory/prompts/reasoning_system.txt",
+                   "rfactory/prompts/math_user.txt", "rfactory/recipes/math.yaml", "rfactory/teachers/openai_api.py"):
+        assert needed in names, needed
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "rfactory = rfactory.cli:main" in entry_points
+    assert "openai = rfactory.teachers.openai_api:OpenAITeacher" in entry_points
