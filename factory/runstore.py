@@ -138,7 +138,7 @@ class Run:
                     done.add(pair_key(pid, idx))
         return done
 
-    def iter_latest_samples(self) -> Iterator[dict[str, Any]]:
+    def iter_latest_samples(self, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
         """Every pair once: its last record (a retry supersedes the failure before it)."""
         last: dict[int, int] = {}
         position = 0
@@ -147,7 +147,9 @@ class Run:
                 last[pair_key(pid, idx)] = position
                 position += 1
         position = 0
-        for batch in self.iter_sample_batches():
+        if columns is not None:
+            columns = ["problem_id", "sample_index", *(c for c in columns if c not in ("problem_id", "sample_index"))]
+        for batch in self.iter_sample_batches(columns):
             for row in batch.to_pylist():
                 if last.get(pair_key(row["problem_id"], row["sample_index"])) == position:
                     yield row

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -33,7 +34,7 @@ def recipes() -> None:
 
 def _run_counts(run: Run) -> dict[str, object]:
     statuses: Counter[str] = Counter()
-    for row in run.iter_latest_samples():
+    for row in run.iter_latest_samples(["status", "error_reason"]):
         statuses[row["status"] if row["status"] == "ok" else f"failed: {row['error_reason']}"] += 1
     return dict(statuses)
 
@@ -92,12 +93,13 @@ def show(
         if (only == "passed" and not passed) or (only == "failed" and (v is None or passed)):
             continue
         verdict = f"{v['status']}: {v['reason']}" if v else "not verified"
-        body = row["content"] if row["status"] == "ok" else f"[red]{row['error_reason']}[/]: {row['error_detail']}"
+        # Model output is full of [brackets]: escape it so rich prints it instead of parsing it.
+        body = escape(row["content"] or "") if row["status"] == "ok" else f"[red]{escape(row['error_reason'])}[/]: {escape(row['error_detail'] or '')}"
         console.print(Panel(
-            f"[bold]problem[/] {row['problem']}\n[bold]reference[/] {row['reference_answer']}\n"
-            f"[bold]verdict[/] {verdict}\n\n{body}",
-            title=f"{row['problem_id']} #{row['sample_index']}",
-        ), markup=True)
+            f"[bold]problem[/] {escape(row['problem'])}\n[bold]reference[/] {escape(str(row['reference_answer']))}\n"
+            f"[bold]verdict[/] {escape(verdict)}\n\n{body}",
+            title=escape(f"{row['problem_id']} #{row['sample_index']}"),
+        ))
         shown += 1
         if shown >= n:
             break

@@ -10,13 +10,18 @@ import asyncio
 import time
 
 
+BURST_SECONDS = 2.0
+
+
 class TokenBucket:
-    """Holds up to `per_minute` units, refilled continuously; callers wait in arrival order."""
+    """Refilled at `per_minute`/60 a second, holding at most BURST_SECONDS of it; callers wait in
+    arrival order. A small burst matters: providers enforce per-minute limits over sub-minute
+    windows, so a full minute's worth sent at once is refused just the same."""
 
     def __init__(self, per_minute: float):
-        self.capacity = per_minute
         self.rate = per_minute / 60.0
-        self.level = per_minute
+        self.capacity = max(1.0, self.rate * BURST_SECONDS)
+        self.level = self.capacity
         self.updated = time.monotonic()
         self.lock = asyncio.Lock()
 
