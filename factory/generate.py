@@ -8,6 +8,7 @@ the run's journal at once. Memory is bounded by the queue, never by the problem 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import time
 from collections import Counter
@@ -143,6 +144,10 @@ async def generate(
             stats["completion_tokens"] += record.completion_tokens
             progress.advance(record.status == "ok", record.completion_tokens)
 
+    # Modules and the engine loaded so far live for the whole run: freezing them keeps the cyclic
+    # collector from rescanning them every few thousand requests (~5-10% of CPU at high rates).
+    gc.collect()
+    gc.freeze()
     started = time.monotonic()
     tasks = [asyncio.create_task(produce())] + [asyncio.create_task(work()) for _ in range(workers)]
     try:

