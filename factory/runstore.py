@@ -203,7 +203,6 @@ class PartWriter:
         self._started = time.monotonic()
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rfactory-parts")
         self._pending: Future[None] | None = None
-        self.parts_written = 0
 
     def _recover(self) -> None:
         for tmp in self.run.samples_dir.glob(".*.tmp"):
@@ -250,7 +249,6 @@ class PartWriter:
         self._journal = None
         self._rows = []
         self._seq += 1
-        self.parts_written += 1
         self._started = time.monotonic()
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""The teacher interface: one class per backend, one async `generate`, a strict Options model.
+"""The teacher interface: one class per backend, one async `generate`, a capability flag
+(`max_concurrency`) and a strict Options model.
 
 A backend is found by the `rfactory.teachers` entry point group, so built-in backends register
 exactly the way an outside plugin does (see pyproject.toml).
@@ -58,8 +59,6 @@ class Teacher(ABC):
     Options: ClassVar[type[TeacherOptions]] = TeacherOptions
     #: Requests the backend can usefully serve at once; None means no limit of its own.
     max_concurrency: ClassVar[int | None] = None
-    #: Whether the backend can return reasoning separately from the answer.
-    returns_reasoning: ClassVar[bool] = False
 
     def __init__(self, model: str, options: TeacherOptions):
         self.model = model

@@ -48,7 +48,6 @@ class LlamaCppTeacher(Teacher):
     Options = LlamaCppOptions
     # llama.cpp computes one request at a time; more in flight only adds latency.
     max_concurrency = 1
-    returns_reasoning = False
 
     def __init__(self, model: str, options: LlamaCppOptions):
         super().__init__(model, options)

@@ -86,7 +86,6 @@ def _classify(err: Exception) -> tuple[str, bool, float | None]:
 class OpenAITeacher(Teacher):
     Options = OpenAIOptions
     max_concurrency = None
-    returns_reasoning = True
 
     def __init__(self, model: str, options: OpenAIOptions):
         super().__init__(model, options)
@@ -120,6 +119,19 @@ class OpenAITeacher(Teacher):
     async def generate(self, request: ChatRequest) -> Completion:
         opts = self.options
         estimate = sum(len(m["content"]) for m in request.messages) / 4 + request.max_tokens
+        # Only parameters that are set: the client transforms every one it is given, per request.
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": request.messages,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "seed": request.seed,
+            opts.max_tokens_param: request.max_tokens,
+        }
+        if request.stop:
+            params["stop"] = request.stop
+        if opts.extra_body:
+            params["extra_body"] = opts.extra_body
         last = ("", "")
         for attempt in range(1, opts.max_attempts + 1):
             if self.rpm:
@@ -127,16 +139,7 @@ class OpenAITeacher(Teacher):
             if self.tpm:
                 await self.tpm.take(estimate)
             try:
-                response = await self.client.chat.completions.create(
-                    model=self.model,
-                    messages=request.messages,  # type: ignore[arg-type]
-                    temperature=request.temperature,
-                    top_p=request.top_p,
-                    seed=request.seed,
-                    stop=request.stop or None,
-                    extra_body=opts.extra_body or None,
-                    **{opts.max_tokens_param: request.max_tokens},
-                )
+                response = await self.client.chat.completions.create(**params)
                 completion = _to_completion(response, attempt)
             except Exception as err:  # every failure is classified; the unknown ones count as malformed
                 if self.tpm:
