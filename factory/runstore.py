@@ -121,6 +121,10 @@ class Run:
     def part_paths(self) -> list[Path]:
         return sorted(self.samples_dir.glob("part-*.parquet"))
 
+    def record_count(self) -> int:
+        """Records in the parts (a retried pair counts once per try): the verify progress total."""
+        return sum(pq.read_metadata(p).num_rows for p in self.part_paths())
+
     def iter_sample_batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         for path in self.part_paths():
             try:

@@ -15,8 +15,8 @@ from ..progress import Progress, print_summary
 from ..recipe import load_recipe
 from ..runstore import Run
 from ..teachers import Teacher, build_teacher
-from ..verify import verify_run
 from .options import JSON, QUIET, interruptible, output_mode
+from .verify import report, verify_with_progress
 
 
 async def _generate_and_close(recipe, teacher: Teacher, writer, done, progress):  # noqa: ANN001
@@ -96,19 +96,9 @@ def generate(
     finally:
         writer.close()
     summary = {"run": str(run_dir), "teacher": spec.teacher.spec, **summary}
-    if not verify:
-        print_summary(mode, "generate", summary)
+    if mode == "json" and verify:
+        print_summary(mode, "", {"generate": summary, "verify": verify_with_progress(run, mode)})
         return
-    if mode != "json":
-        print_summary(mode, "generate", summary)
-    progress = Progress(mode, "verify", None, "pass")
-    try:
-        stats = verify_run(run, progress)
-    finally:
-        progress.close()
-    if mode == "json":
-        print_summary(mode, "", {"generate": summary, "verify": stats})
-        return
-    print_summary(mode, "verify", stats)
-    if mode == "rich":
-        typer.echo(f"dataset: {stats['dataset']}  ({stats['kept']} samples kept, pass rate {stats['pass_rate']:.1%})")
+    print_summary(mode, "generate", summary)
+    if verify:
+        report(mode, verify_with_progress(run, mode))

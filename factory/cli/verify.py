@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
-from ..progress import Progress, print_summary
+from ..progress import Mode, Progress, print_summary
 from ..runstore import Run
 from ..verify import verify_run
 from .options import JSON, QUIET, interruptible, output_mode
+
+
+def verify_with_progress(run: Run, mode: Mode, workers: int | None = None) -> dict[str, Any]:
+    progress = Progress(mode, "verify", run.record_count(), "pass")
+    try:
+        return verify_run(run, progress, workers)
+    finally:
+        progress.close()
+
+
+def report(mode: Mode, stats: dict[str, Any]) -> None:
+    print_summary(mode, "verify", stats)
+    if mode == "rich":
+        typer.echo(f"dataset: {stats['dataset']}  ({stats['kept']} samples kept, pass rate {stats['pass_rate']:.1%})")
 
 
 @interruptible
@@ -27,12 +41,4 @@ def verify(
       rfactory verify runs/m1 --json
     """
     mode = output_mode(quiet, as_json)
-    opened = Run.open(run)
-    progress = Progress(mode, "verify", None, "pass")
-    try:
-        stats = verify_run(opened, progress, workers)
-    finally:
-        progress.close()
-    print_summary(mode, "verify", stats)
-    if mode == "rich":
-        typer.echo(f"dataset: {stats['dataset']}  ({stats['kept']} samples kept, pass rate {stats['pass_rate']:.1%})")
+    report(mode, verify_with_progress(Run.open(run), mode, workers))
