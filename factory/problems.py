@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .builtin_problems import BUILTIN_SETS
+from .builtin_problems import BUILTIN_SETS, BUILTIN_SIZE
 from .errors import UserError
 from .recipe import ProblemsConfig
 
@@ -159,8 +159,6 @@ def count_problems(cfg: ProblemsConfig) -> int | None:
     src = cfg.source
     total: int | None = None
     if src.startswith("builtin:"):
-        from .builtin_problems import BUILTIN_SIZE
-
         total = BUILTIN_SIZE
     elif not src.startswith("hf:"):
         path = Path(src)

@@ -70,7 +70,7 @@ def run_with_deadline(
     exhausted = False
     try:
         while True:
-            for i, w in enumerate(pool):
+            for w in pool:
                 if w.task is None and not exhausted:
                     nxt = next(pending, None)
                     if nxt is None:
