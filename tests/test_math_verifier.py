@@ -17,6 +17,12 @@ from rfactory.verifiers.pool import run_with_deadline
     ("\\boxed{0.333}", "\\frac{1}{3}"),
     ("The answer is $\\boxed{12}$.", "$12$"),
     ("\\boxed{2x+2}", "2(x+1)"),
+    ("\\boxed{\\pm 2}", "2, -2"),
+    ("\\boxed{-2, 2}", "\\pm 2"),
+    ("\\boxed{1 \\pm \\sqrt{2}}", "1-\\sqrt{2}, 1+\\sqrt{2}"),
+    ("\\boxed{3, 1}", "1, 3"),
+    ("\\boxed{\\text{(C)} 12}", "C"),
+    ("\\boxed{Monday}", "monday"),
 ])
 def test_equivalent(solution, gold):
     v = verify(solution, gold)
@@ -34,6 +40,10 @@ def test_equivalent(solution, gold):
     ("\\boxed{4}", "", "gold_unparseable"),
     ("\\boxed{\\weird{4}}", "5", "parse_error"),
     ("\\boxed{1.0000001}", "1", "mismatch"),
+    ("\\boxed{(2, 1)}", "(1, 2)", "mismatch"),  # an ordered pair keeps its order
+    ("\\boxed{C, D}", "C", "mismatch"),  # hedging between choices is not an answer
+    ("\\boxed{2}", "\\pm 2", "mismatch"),
+    ("<|begin_of_thought|>draft \\boxed{7} and then the tokens ran out", "7", "no_answer"),
 ])
 def test_rejections_say_why(solution, gold, status):
     v = verify(solution, gold)

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 BOX_COMMANDS = ("\\boxed", "\\fbox")
 MAX_ANSWER_CHARS = 400
 SOLUTION_BEGIN, SOLUTION_END = "<|begin_of_solution|>", "<|end_of_solution|>"
+THOUGHT_BEGIN = "<|begin_of_thought|>"
 
 
 class Verdict(BaseModel):
@@ -51,7 +52,8 @@ def last_boxed(text: str) -> str | None:
 def solution_section(text: str) -> str:
     start = text.rfind(SOLUTION_BEGIN)
     if start < 0:
-        return text
+        # A trace that never left its thought section has only drafts: no answer.
+        return "" if THOUGHT_BEGIN in text else text
     body = text[start + len(SOLUTION_BEGIN) :]
     return body.split(SOLUTION_END, 1)[0]
 
@@ -126,18 +128,51 @@ def _decimal_tolerance(*texts: str) -> float | None:
     return 0.5 * 10 ** -min(places) if places else None
 
 
+_CHOICE = re.compile(r"^\(?([A-E])\)?(?![a-zA-Z])")
+_PM = re.compile(r"^(.*?)\\pm(.+)$")
+
+
+def _expand(s: str) -> tuple[list[str], bool]:
+    """(items, ordered): `a\\pm b` and bare or braced lists are unordered; (…) tuples are ordered."""
+    s = re.sub(r"\\(?:text\{)?(?:and|or)\}?|(?<![a-z])(?:and|or)(?![a-z])", ",", s)
+    if s.startswith("\\{") and s.endswith("\\}"):
+        s = s[2:-2]
+    if (m := _PM.match(s)) and "," not in s:
+        head, tail = m.group(1), m.group(2)
+        return [f"{head}+{tail}" if head else tail, f"{head}-{tail}" if head else f"-{tail}"], False
+    ordered = s.startswith("(") and s.endswith(")") and s.count(",") >= 1
+    if ordered:
+        s = s[1:-1]
+    return [p for p in s.split(",") if p], ordered
+
+
 def _equal(pred: str, gold: str) -> bool:
     if pred == gold:
+        return True
+    gold_choice, pred_choice = _CHOICE.match(gold), _CHOICE.match(pred)
+    if gold_choice and gold_choice.end() == len(gold):  # a multiple-choice letter
+        hedged = pred_choice and re.search(r"[,;]\(?[A-E]\)?(?![a-zA-Z])", pred[pred_choice.end():])
+        return bool(pred_choice) and not hedged and pred_choice.group(1) == gold_choice.group(1)
+    if re.fullmatch(r"[A-Za-z]{2,}", gold) and re.fullmatch(r"[A-Za-z]{2,}", pred):
+        return pred.lower() == gold.lower()  # a word answer; sympy would read it as a product
+    pred_items, pred_ordered = _expand(pred)
+    gold_items, gold_ordered = _expand(gold)
+    if len(gold_items) > 1 or len(pred_items) > 1:
+        if len(pred_items) != len(gold_items) or pred_ordered != gold_ordered:
+            return False
+        if gold_ordered:
+            return all(_equal(p, g) for p, g in zip(pred_items, gold_items))
+        unmatched = list(gold_items)
+        for p in pred_items:
+            hit = next((g for g in unmatched if _equal(p, g)), None)
+            if hit is None:
+                return False
+            unmatched.remove(hit)
         return True
     try:
         return Fraction(pred) == Fraction(gold)
     except (ValueError, ZeroDivisionError):
         pass
-    pred_parts, gold_parts = pred.split(","), gold.split(",")
-    if len(pred_parts) != len(gold_parts):
-        return False
-    if len(gold_parts) > 1:
-        return all(_equal(p, g) for p, g in zip(pred_parts, gold_parts))
     import sympy
 
     a, b = _to_sympy(pred), _to_sympy(gold)
