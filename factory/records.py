@@ -84,7 +84,9 @@ class VerdictRecord(BaseModel):
     status: VerdictStatus
     reason: str
     extracted: str | None = None
+    normalised: str | None = None
     expected: str | None = None
+    expected_normalised: str | None = None
 
 
 VERDICT_SCHEMA = pa.schema(
@@ -95,7 +97,9 @@ VERDICT_SCHEMA = pa.schema(
         ("status", pa.string()),
         ("reason", pa.string()),
         ("extracted", pa.string()),
+        ("normalised", pa.string()),
         ("expected", pa.string()),
+        ("expected_normalised", pa.string()),
     ]
 )
 

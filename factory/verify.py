@@ -17,7 +17,6 @@ from typing import Any
 import pyarrow as pa
 
 from rfactory.verifiers import VERIFIERS
-from rfactory.verifiers.pool import run_with_deadline
 
 from .dataset import CARD, ShardWriter
 from .progress import Progress
@@ -32,7 +31,7 @@ def _verdicts(recipe: Recipe, run: Run, workers: int) -> Iterator[tuple[dict[str
     in_flight: dict[int, dict[str, Any]] = {}
     immediate: list[tuple[dict[str, Any], VerdictRecord]] = []
 
-    def tasks() -> Iterator[tuple[int, tuple[str, str]]]:
+    def tasks() -> Iterator[tuple[int, str, str]]:
         for n, row in enumerate(run.iter_latest_samples()):
             ids = {"problem_id": row["problem_id"], "sample_index": row["sample_index"]}
             if row["status"] != "ok":
@@ -42,20 +41,14 @@ def _verdicts(recipe: Recipe, run: Run, workers: int) -> Iterator[tuple[dict[str
                 immediate.append((row, VerdictRecord(**ids, passed=False, status="gold_unparseable", reason="problem has no reference answer")))
             else:
                 in_flight[n] = row
-                yield n, (row["solution"] or "", row["reference_answer"])
+                yield n, row["solution"] or "", row["reference_answer"]
 
-    fn = VERIFIERS[recipe.verifier.name]
-    for n, status, payload in run_with_deadline(fn, tasks(), recipe.verifier.timeout_s, workers):
+    verify_many = VERIFIERS[recipe.verifier.name]
+    for n, verdict in verify_many(tasks(), timeout_s=recipe.verifier.timeout_s, workers=workers):
         while immediate:
             yield immediate.pop()
         row = in_flight.pop(n)
-        ids = {"problem_id": row["problem_id"], "sample_index": row["sample_index"]}
-        if status == "ok":
-            yield row, VerdictRecord(**ids, **payload)
-        elif status == "timeout":
-            yield row, VerdictRecord(**ids, passed=False, status="timeout", reason=payload)
-        else:
-            yield row, VerdictRecord(**ids, passed=False, status="parse_error", reason=payload)
+        yield row, VerdictRecord(problem_id=row["problem_id"], sample_index=row["sample_index"], **verdict.model_dump())
     while immediate:
         yield immediate.pop()
 

@@ -17,7 +17,7 @@ def test_wheel_layout(tmp_path: Path):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.startswith("rfactory-")}
     assert tops == {"rfactory"}  # never a top-level `factory` or `verifiers`
-    for needed in ("rfactory/cli/__init__.py", "rfactory/verifiers/math.py", "rfactory/prompts/reasoning_system.txt",
+    for needed in ("rfactory/cli/__init__.py", "rfactory/verifiers/math/__init__.py", "rfactory/verifiers/math/latex.py", "rfactory/prompts/reasoning_system.txt",
                    "rfactory/prompts/math_user.txt", "rfactory/recipes/math.yaml", "rfactory/teachers/openai_api.py"):
         assert needed in names, needed
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()

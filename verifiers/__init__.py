@@ -1,9 +1,14 @@
-"""Verifiers: a function (solution, reference) -> Verdict per recipe `verifier.name`."""
+"""Verifiers: for each recipe `verifier.name`, a batch function over (key, solution, reference)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from .math import Verdict, verify as verify_math
+from .math import verify_many as verify_math_many
+from .verdict import Verdict
 
-VERIFIERS: dict[str, Callable[[str, str], Verdict]] = {"math": verify_math}
+BatchVerifier = Callable[..., Iterator[tuple[Any, Verdict]]]
 
-__all__ = ["VERIFIERS", "Verdict"]
+# Each takes (tasks: Iterable[(key, solution, reference)], timeout_s, workers).
+VERIFIERS: dict[str, BatchVerifier] = {"math": verify_math_many}
+
+__all__ = ["VERIFIERS", "BatchVerifier", "Verdict"]

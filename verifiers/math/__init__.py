@@ -1,0 +1,142 @@
+"""Math answers: is the final answer of a solution equivalent to the reference answer?
+
+`verify(solution, gold)` for one pair; `verify_many(tasks)` for a run: each distinct reference is
+parsed once, and the pairs are judged in worker processes under a hard deadline.
+The pieces, top to bottom: `extract` finds the answer, `answer` reads it into a typed value
+(through `latex`, our own parser), `equal` compares values, `budget` bounds all of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ..pool import run_with_deadline
+from ..verdict import Verdict
+from . import budget
+from .answer import Value, clean, parse_answer
+from .budget import TooCostly
+from .equal import equal
+from .extract import answer_text, reference_text
+from .latex import ParseError
+
+DEFAULT_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Reference:
+    text: str | None  # the answer found in the gold
+    normalised: str | None
+    value: Value | None
+    problem: str | None = None  # why it could not be read
+
+
+def _one_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:200]
+
+
+def _verbatim(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _read(text: str) -> tuple[str | None, Value | None, str | None]:
+    """(normalised text, value, why there is no value) for one answer string."""
+    if len(text) > budget.MAX_ANSWER_CHARS:  # compared verbatim, never parsed
+        return _verbatim(text), None, f"longer than {budget.MAX_ANSWER_CHARS} characters"
+    try:
+        normalised, value = parse_answer(text)
+        return normalised, value, None
+    except (ParseError, TooCostly) as e:
+        try:
+            return clean(text).text, None, _one_line(e)
+        except (ParseError, TooCostly):
+            return None, None, _one_line(e)
+
+
+@lru_cache(maxsize=4096)
+def parse_reference(gold: str) -> Reference:
+    text = reference_text(gold)
+    if text is None:
+        return Reference(None, None, None, "no answer found in the reference")
+    normalised, value, problem = _read(text)
+    return Reference(text, normalised, value, problem and f"reference not readable: {problem}")
+
+
+def judge(solution: str, ref: Reference) -> Verdict:
+    """The verdict for one solution against an already parsed reference."""
+    if ref.text is None:
+        return Verdict(passed=False, status="gold_unparseable", reason=ref.problem or "no reference answer")
+    found, where = answer_text(solution)
+    seen = {"extracted": found, "expected": ref.text, "expected_normalised": ref.normalised}
+    if found is None:
+        return Verdict(passed=False, status="no_answer", reason=where, **seen)
+    normalised, value, problem = _read(found)
+    seen["normalised"] = normalised
+    if normalised is not None and ref.normalised is not None and _verbatim(normalised) == _verbatim(ref.normalised):
+        return Verdict(passed=True, status="correct", reason=f"same answer text ({where})", **seen)
+    if ref.value is None:
+        return Verdict(passed=False, status="gold_unparseable", reason=ref.problem or "reference not readable", **seen)
+    if value is None:
+        return Verdict(passed=False, status="parse_error", reason=problem or "answer not readable", **seen)
+    try:
+        same = equal(value, ref.value)
+    except budget.Timeout:
+        raise
+    except Exception as e:  # sympy raises a zoo of types on odd input; each is this answer's parse error
+        return Verdict(passed=False, status="parse_error", reason=f"comparison failed: {_one_line(e)}", **seen)
+    if same:
+        return Verdict(passed=True, status="correct", reason=f"equivalent ({where})", **seen)
+    return Verdict(passed=False, status="mismatch", reason=f"not equivalent ({where})", **seen)
+
+
+def _within(timeout_s: float, fn, *args) -> Verdict:
+    with budget.deadline(timeout_s):
+        try:
+            return fn(*args)
+        except budget.Timeout:
+            return Verdict(passed=False, status="timeout", reason=f"no verdict within {timeout_s:g}s")
+
+
+def verify(solution: str, gold: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Verdict:
+    """Compare the final answer of `solution` with `gold` (bare, delimited, boxed or a worked solution).
+
+    Safe from any thread; the deadline here is cooperative (see `budget`), `verify_many` adds a hard one.
+    """
+    return _within(timeout_s, lambda: judge(solution, parse_reference(gold)))
+
+
+def _judge_task(solution: str, ref: Reference, timeout_s: float) -> Verdict:
+    return _within(timeout_s, judge, solution, ref)
+
+
+def verify_many(
+    tasks: Iterable[tuple[Any, str, str]], timeout_s: float = DEFAULT_TIMEOUT_S, workers: int = 1
+) -> Iterator[tuple[Any, Verdict]]:
+    """(key, Verdict) for each (key, solution, gold), in completion order.
+
+    Each distinct gold is parsed once, here; workers get it parsed. A worker stuck past twice the
+    deadline is killed and replaced, its pair gets a `timeout` verdict, and no worker outlives this.
+    """
+
+    def parsed() -> Iterator[tuple[Any, tuple[str, Reference, float]]]:
+        for key, solution, gold in tasks:
+            with budget.deadline(timeout_s):
+                try:
+                    ref = parse_reference(gold)
+                except budget.Timeout:
+                    ref = Reference(None, None, None, f"reference not read within {timeout_s:g}s")
+            yield key, (solution, ref, timeout_s)
+
+    hard = 2 * timeout_s + 1
+    for key, status, payload in run_with_deadline(_judge_task, parsed(), hard, workers):
+        if status == "ok":
+            yield key, Verdict(**payload)
+        elif status == "timeout":
+            yield key, Verdict(passed=False, status="timeout", reason=payload)
+        else:
+            yield key, Verdict(passed=False, status="parse_error", reason=payload)
+
+
+__all__ = ["Verdict", "parse_reference", "verify", "verify_many"]

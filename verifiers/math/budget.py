@@ -1,0 +1,46 @@
+"""Bounds on the work one verdict may do: sizes refused before sympy sees them, and a deadline.
+
+The deadline is cooperative (checked between parser tokens, comparisons and sample points) and
+per thread (a ContextVar), so it works in any thread, unlike `signal.alarm`. It is a second line:
+the size limits already keep every sympy call small, and `verify_many`'s worker pool adds the
+hard kill for anything that still gets stuck inside one call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+MAX_ANSWER_CHARS = 1000  # a longer "answer" is an essay or an attack, not an answer
+MAX_NESTING = 50  # parentheses, braces and nested commands
+MAX_INTEGER_BITS = 30_000  # 2^30000 has ~9000 digits: more than any real answer, cheap to build
+MAX_EXPONENT_DIGITS = 9000  # 1e9000 is fine, 1e999999 is a million-digit integer
+MAX_FACTORIAL = 2000
+MAX_ITEMS = 64  # answers in one list, tuple, set or matrix
+MAX_BOXES = 1000  # \boxed{} commands scanned in one solution
+
+_deadline: ContextVar[float] = ContextVar("rfactory_math_deadline", default=float("inf"))
+
+
+class Timeout(Exception):
+    """The verdict ran past its deadline."""
+
+
+class TooCostly(ValueError):
+    """The input would take unbounded work (a huge power, factorial, nesting or length)."""
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def check() -> None:
+    if time.monotonic() > _deadline.get():
+        raise Timeout

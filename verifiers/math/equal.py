@@ -1,0 +1,209 @@
+"""Are two answer values the same answer?
+
+Exact comparison first (sympy's canonical forms, exact rationals), then numbers evaluated to 40
+digits, and for expressions with variables, evaluation at fixed random points. Never
+`sympy.simplify`: its running time has no bound, and evaluation with bounded inputs does.
+A decimal side gets a tolerance of half a unit in its last written place (the finer one when
+both sides are decimals); nothing else does.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from . import budget
+from .answer import Choice, Intervals, Items, Matrix, Relation, Scalar, Text, Value
+
+_PRECISION = 40
+_POINTS = tuple(sympy.Rational(n, 10_000) for n in (18_471, -6_133, 31_193, 4_271, -23_894, 7_523, 12_917, -4_409))
+_SPECIAL = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
+
+
+def equal(a: Value, b: Value) -> bool:
+    budget.check()
+    if isinstance(b, Choice) and not isinstance(a, Choice):
+        a, b = b, a
+    if isinstance(a, Choice):
+        if isinstance(b, Choice):
+            return a.letter == b.letter
+        return a.rest is not None and equal(a.rest, b)
+    if isinstance(a, Text) or isinstance(b, Text):
+        return isinstance(a, Text) and isinstance(b, Text) and a.text == b.text
+    a, b = _single(a), _single(b)
+    order = (Scalar, Relation, Items, Intervals, Matrix)
+    if order.index(type(a)) > order.index(type(b)):
+        a, b = b, a
+    match a, b:
+        case Scalar(), Scalar():
+            return _scalars_equal(a, b)
+        case Scalar(), Relation() if a.var:
+            return _relations_equal(Relation(sympy.Symbol(a.var) - a.expr, "="), b)
+        case Relation(), Relation():
+            return _relations_equal(a, b)
+        case Items(), Items():
+            return _items_equal(a, b)
+        case Items(), Intervals() if a.brackets and len(a.items) == 2:
+            return _as_interval(a, b)
+        case Items(), Matrix():
+            return a.kind != "set" and _vector_equal(a.items, b)
+        case Intervals(), Intervals():
+            return _intervals_equal(a.pieces, b.pieces)
+        case Matrix(), Matrix():
+            return len(a.rows) == len(b.rows) and all(
+                len(r) == len(s) and all(_scalars_equal(x, y) for x, y in zip(r, s)) for r, s in zip(a.rows, b.rows)
+            )
+    return False
+
+
+def _single(v: Value) -> Value:
+    """A one-element list or set (`\\{3\\}`) is its element."""
+    return v.items[0] if isinstance(v, Items) and len(v.items) == 1 and v.kind != "tuple" else v
+
+
+def _scalars_equal(a: Scalar, b: Scalar) -> bool:
+    readings = [(a.expr, a.places, b.expr, b.places)]
+    if a.percent != b.percent:  # 50% is 50 to some keys and 0.5 to others
+        p, q = (a, b) if a.percent else (b, a)
+        readings.append((p.expr / 100, None if p.places is None else p.places + 2, q.expr, q.places))
+    if a.degrees != b.degrees:  # 30° and π/6
+        d, r = (a, b) if a.degrees else (b, a)
+        if r.expr.has(sympy.pi):
+            readings.append((d.expr * sympy.pi / 180, None, r.expr, r.places))
+    for x, x_places, y, y_places in readings:
+        places = [p for p in (x_places, y_places) if p is not None]
+        # two decimals are held to the finer one: 2.49 is not 2.5
+        if expressions_equal(x, y, max(places) if places else None):
+            return True
+    return False
+
+
+def _number(e: sympy.Expr, subs: dict | None = None) -> sympy.Expr | None:
+    # evalf(subs=…) substitutes in floating point; .subs() would build (x+1)**1000000 exactly
+    v = e.evalf(_PRECISION, subs=subs)
+    if not v.is_number or v.has(*_SPECIAL):
+        return None
+    return v
+
+
+def _close(vx: sympy.Expr, vy: sympy.Expr, tolerance: sympy.Expr | None) -> bool:
+    diff = abs(sympy.N(vx - vy, _PRECISION))
+    if tolerance is not None:
+        return bool(diff < tolerance)
+    scale = max(sympy.S.One, abs(sympy.N(vx, 20)), abs(sympy.N(vy, 20)))
+    return bool(diff <= scale * sympy.Rational(1, 10**25))
+
+
+def expressions_equal(x: sympy.Expr, y: sympy.Expr, places: int | None = None) -> bool:
+    if x == y:
+        return True
+    if x.has(*_SPECIAL) or y.has(*_SPECIAL):
+        return False  # infinities are equal only structurally
+    tolerance = sympy.Rational(1, 2) * sympy.Rational(10) ** -places if places is not None else None
+    if x.is_Rational and y.is_Rational:
+        return tolerance is not None and abs(x - y) < tolerance
+    free = x.free_symbols | y.free_symbols
+    if not free:
+        vx, vy = _number(x), _number(y)
+        return vx is not None and vy is not None and _close(vx, vy, tolerance)
+    agreed = 0
+    for subs in _substitutions(free):
+        vx, vy = _number(x, subs), _number(y, subs)
+        if vx is None or vy is None:
+            if (vx is None) != (vy is None):
+                return False
+            continue  # outside both domains (a pole, a log of 0): try another point
+        if not _close(vx, vy, tolerance):
+            return False
+        agreed += 1
+        if agreed == 4:
+            return True
+    return agreed >= 2
+
+
+def _substitutions(free: set) -> list[dict]:
+    symbols = sorted(free, key=str)
+    out = []
+    for k in range(len(_POINTS)):
+        budget.check()
+        out.append({s: _POINTS[(k + 3 * j) % len(_POINTS)] for j, s in enumerate(symbols)})
+    return out
+
+
+def _relations_equal(a: Relation, b: Relation) -> bool:
+    """Equal up to a non-zero factor (a positive one for inequalities)."""
+    if a.op != b.op:
+        return False
+    free = a.expr.free_symbols | b.expr.free_symbols
+    if not free or a.expr.free_symbols != b.expr.free_symbols:
+        return a.expr == b.expr
+    ratio = None
+    agreed = 0
+    for subs in _substitutions(free):
+        va, vb = _number(a.expr, subs), _number(b.expr, subs)
+        if va is None or vb is None:
+            continue
+        zero_a, zero_b = _close(va, 0, None), _close(vb, 0, None)
+        if zero_a or zero_b:
+            if zero_a != zero_b:
+                return False
+            continue
+        r = sympy.N(va / vb, _PRECISION)
+        if ratio is None:
+            ratio = r
+            if a.op in ("<", "<=") and not (r.is_real and r > 0):
+                return False
+        elif not _close(r, ratio, None):
+            return False
+        agreed += 1
+    return agreed >= 2
+
+
+def _items_equal(a: Items, b: Items) -> bool:
+    if len(a.items) != len(b.items) or {a.kind, b.kind} == {"set", "tuple"}:
+        return False
+    if a.brackets and b.brackets and a.brackets != b.brackets:
+        return False  # (1, 2) and [1, 2] differ when both are written as brackets
+    named = [[i.var for i in side.items if isinstance(i, Scalar) and i.var] for side in (a, b)]
+    if all(len(n) == len(a.items) == len(set(n)) for n in named) and set(named[0]) == set(named[1]):
+        by_name = {i.var: i for i in b.items}
+        return all(_scalars_equal(i, by_name[i.var]) for i in a.items)  # x=1, y=2 is y=2, x=1
+    if "tuple" in (a.kind, b.kind):
+        return all(equal(x, y) for x, y in zip(a.items, b.items))
+    unmatched = list(b.items)
+    for x in a.items:
+        hit = next((k for k, y in enumerate(unmatched) if equal(x, y)), None)
+        if hit is None:
+            return False
+        unmatched.pop(hit)
+    return True
+
+
+def _as_interval(a: Items, b: Intervals) -> bool:
+    lo, hi = a.items
+    if not (isinstance(lo, Scalar) and isinstance(hi, Scalar)):
+        return False
+    return _intervals_equal(((lo.expr, hi.expr, a.brackets[0] == "[", a.brackets[1] == "]"),), b.pieces)
+
+
+def _sort_key(piece: tuple) -> float:
+    v = piece[0].evalf(15)
+    return float(v) if v.is_extended_real else 0.0
+
+
+def _intervals_equal(a: tuple, b: tuple) -> bool:
+    if len(a) != len(b):
+        return False
+    for (lo, hi, lo_c, hi_c), (lo2, hi2, lo2_c, hi2_c) in zip(sorted(a, key=_sort_key), sorted(b, key=_sort_key)):
+        # an infinite end is open however it is written
+        if (lo_c and lo.is_finite is not False) != (lo2_c and lo2.is_finite is not False):
+            return False
+        if (hi_c and hi.is_finite is not False) != (hi2_c and hi2.is_finite is not False):
+            return False
+        if not (expressions_equal(lo, lo2) and expressions_equal(hi, hi2)):
+            return False
+    return True
+
+
+def _vector_equal(items: tuple, m: Matrix) -> bool:
+    flat = [c for r in m.rows for c in r] if (len(m.rows) == 1 or len(m.rows[0]) == 1) else None
+    return flat is not None and len(flat) == len(items) and all(equal(x, y) for x, y in zip(items, flat))

@@ -1,0 +1,141 @@
+"""Where the final answer is: the last balanced `\\boxed{}` of the solution section (with the boxes
+written right before it, for "\\boxed{2} and \\boxed{3}"), else an explicit final-answer line,
+else a short solution that is nothing but its answer. Never "the last number in the text".
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import budget
+
+SOLUTION_BEGIN, SOLUTION_END = "<|begin_of_solution|>", "<|end_of_solution|>"
+THOUGHT_BEGIN, THOUGHT_END = "<|begin_of_thought|>", "<|end_of_thought|>"
+
+_BOX = re.compile(r"\\(?:boxed|fbox)\s*(\{)|\\boxed\s+([^\s${}\\]+)")
+_BETWEEN_BOXES = re.compile(r"(?:\s|\$|\\\]|\\\[|\\\(|\\\)|,|;|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b)*")
+_CONNECTOR = re.compile(r",|;|\band\b|\bor\b|\\quad|\\qquad")
+_FINAL = re.compile(
+    r"final\s+answer\s*(?:is|:|=)?\s*:?|\bthe\s+answer\s+is\s*:?|(?:^|\n)[ \t]*[*#_]*[ \t]*answer[ \t]*[*_]*[ \t]*[:：][*_]*",
+    re.I,
+)
+_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+_BARE = 60  # plain text this short with no box may be nothing but its answer
+_SENTENCE = 120  # one sentence this short may end in its answer formula
+_REFERENCE = 200  # a reference longer than this is a worked solution
+
+
+def solution_section(text: str) -> str:
+    start = text.rfind(SOLUTION_BEGIN)
+    if start < 0:
+        if THOUGHT_BEGIN in text and THOUGHT_END not in text:
+            return ""  # the trace never left its thought section: it has only drafts
+        return text.rsplit(THOUGHT_END, 1)[-1]
+    body = text[start + len(SOLUTION_BEGIN) :]
+    return body.split(SOLUTION_END, 1)[0]
+
+
+def _group_end(text: str, open_at: int) -> int:
+    """Index just past the `}` closing the `{` at `open_at`; -1 if it never closes."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        c = text[i]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return -1
+
+
+def _box(text: str, m: re.Match[str]) -> tuple[str, int] | None:
+    if m.group(2) is not None:
+        return m.group(2), m.end()
+    end = _group_end(text, m.start(1))
+    return (text[m.start(1) + 1 : end - 1], end) if end > 0 else None
+
+
+def _joins(between: str) -> bool:
+    """`\\boxed{2}, \\boxed{3}` is one answer in two boxes; two boxes on separate lines are two tries."""
+    return bool(_BETWEEN_BOXES.fullmatch(between) and _CONNECTOR.search(between)) and "\n\n" not in between
+
+
+def boxed(text: str) -> list[str] | None:
+    """Contents of the final box and the boxes joined to it; [] if none; None if the last is cut off."""
+    starts = list(_BOX.finditer(text))[-budget.MAX_BOXES :]
+    if not starts:
+        return []
+    last = _box(text, starts[-1])
+    if last is None:
+        return None
+    found, left = [last[0]], starts[-1].start()
+    for m in reversed(starts[:-1]):
+        box = _box(text, m)
+        if box is None or box[1] > left or not _joins(text[box[1] : left]):
+            break
+        found.insert(0, box[0])
+        left = m.start()
+        if len(found) >= budget.MAX_ITEMS:
+            break
+    return found
+
+
+def _after_phrase(text: str) -> str | None:
+    last = None
+    for last in _FINAL.finditer(text):
+        pass
+    if last is None:
+        return None
+    tail = text[last.end() :].lstrip(" \t*:")
+    if m := _SPAN.match(tail):
+        return next(g for g in m.groups() if g is not None).strip()
+    line = tail.split("\n", 1)[0]
+    line = re.split(r"\.\s|\.$", line, maxsplit=1)[0]
+    return line.strip(" *.") or None
+
+
+def _short_answer(text: str) -> str | None:
+    """A solution that is only its answer: `$\\frac12$`, `x = 2 or x = 3`, `Therefore $x = 5$.`"""
+    text = text.strip()
+    spans = list(_SPAN.finditer(text))
+    if not spans:
+        return text if 0 < len(text) <= _BARE and "\n" not in text else None
+    if spans[0].start() == 0 and spans[-1].end() == len(text.rstrip(".")) and len(text) <= budget.MAX_ANSWER_CHARS:
+        return text  # nothing but formulas: "$x = 2$ or $x = 3$"
+    if len(text) <= _SENTENCE and "\n" not in text:
+        return next(g for g in spans[-1].groups() if g is not None).strip()
+    return None
+
+
+def answer_text(solution: str) -> tuple[str | None, str]:
+    """(the answer as written, where it came from) for a model's output; None when there is none."""
+    section = solution_section(solution)
+    boxes = boxed(section)
+    if boxes is None:
+        return None, "the final \\boxed{} is cut off"
+    if boxes:
+        if not "".join(boxes).strip():
+            return None, "the final \\boxed{} is empty"
+        return ", ".join(boxes), "boxed"
+    if (phrase := _after_phrase(section)) is not None:
+        return phrase, "final-answer line"
+    if (short := _short_answer(section)) is not None:
+        return short, "whole solution"
+    if not section.strip():
+        return None, "no solution section (the trace stops inside its thought)"
+    return None, "no \\boxed{} or final-answer line in the solution"
+
+
+def reference_text(gold: str) -> str | None:
+    """The answer in a reference: bare, delimited, boxed, or at the end of a worked solution."""
+    boxes = boxed(gold)
+    if boxes is None:
+        return None
+    if boxes:
+        return ", ".join(boxes)
+    if len(gold) > _REFERENCE or "\n\n" in gold.strip():
+        phrase = _after_phrase(gold)
+        if phrase is not None:
+            return phrase
+    return gold.strip() or None

@@ -1,0 +1,361 @@
+"""One answer formula, LaTeX or plain text (`\\frac{1}{2}`, `sqrt(2)/2`, `2x^2`), to a sympy expression.
+
+Written by hand, on purpose. sympy's `parse_latex` (ANTLR backend) and latex2sympy2_extended pin
+an antlr4-python3-runtime that conflicts with hydra/omegaconf, which our users install beside us;
+sympy's lark backend covers too little answer LaTeX; and `sympy.parse_expr` runs its input
+through `eval`, which must never see model output. Answers are short, so a small Pratt parser
+over a whitelist of tokens is enough, and it can refuse huge powers and factorials before
+building them (see `budget`). Decimals are read as exact rationals, never floats.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy
+
+from . import budget
+from .budget import TooCostly
+
+
+class ParseError(ValueError):
+    """The text is not a formula this parser reads."""
+
+
+class NotMath(ParseError):
+    """The text reads as words (`Monday`, `no solution`), not as a formula."""
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A relation chain such as `a < x <= b` or `y = 2x + 1`."""
+
+    parts: tuple[sympy.Expr, ...]
+    ops: tuple[str, ...]
+
+
+_TOKEN = re.compile(
+    r"\s*(?:"
+    r"(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+(?![a-zA-Z\d]))?)"
+    r"|(?P<cmd>\\[a-zA-Z]+|\\[^a-zA-Z\s])"
+    r"|(?P<word>[a-zA-Z]+)"
+    r"|(?P<op>\*\*|<=|>=|!=|=<|=>|[-+*/^!(){}\[\],=<>|_'])"
+    r")"
+)
+
+_ALIASES = {
+    "\\dfrac": "\\frac", "\\tfrac": "\\frac", "\\cfrac": "\\frac", "\\dbinom": "\\binom", "\\tbinom": "\\binom",
+    "\\le": "<=", "\\leq": "<=", "\\leqslant": "<=", "\\ge": ">=", "\\geq": ">=", "\\geqslant": ">=",
+    "\\lt": "<", "\\gt": ">", "\\ne": "!=", "\\neq": "!=", "=<": "<=", "=>": ">=",
+    "\\cdot": "*", "\\times": "*", "\\ast": "*", "\\div": "/", "**": "^",
+    "\\lvert": "|", "\\rvert": "|", "\\vert": "|", "\\mid": "|", "\\{": "\\lbrace", "\\}": "\\rbrace",
+}
+_FUNCTIONS = {
+    "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec, "csc": sympy.csc,
+    "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan, "asin": sympy.asin, "acos": sympy.acos,
+    "atan": sympy.atan, "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh,
+    "ln": sympy.log, "log": sympy.log, "exp": sympy.exp, "sqrt": sympy.sqrt, "abs": sympy.Abs,
+    "floor": sympy.floor, "ceil": sympy.ceiling, "ceiling": sympy.ceiling,
+}
+_CONSTANTS = {"pi": sympy.pi, "infty": sympy.oo, "infinity": sympy.oo, "inf": sympy.oo, "oo": sympy.oo}
+_GREEK = set(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma "
+    "tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega".split()
+)
+_SINGLE_LETTER = {"e": sympy.E, "i": sympy.I}
+_RELATIONS = ("=", "<", ">", "<=", ">=", "!=")
+_STARTS_FACTOR = {"(", "{"}
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos, end = 0, len(text.rstrip())
+    while pos < end:
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise ParseError(f"unexpected character {text[pos:].lstrip()[:1]!r}")
+        kind = m.lastgroup or "op"
+        value = m.group(kind)
+        value = _ALIASES.get(value, value)
+        if kind == "cmd" and value in ("<=", ">=", "<", ">", "!=", "*", "/", "|"):
+            kind = "op"
+        elif value in ("\\left", "\\right", "\\big", "\\Big", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr"):
+            pos = m.end()
+            continue
+        tokens.append((kind, value))
+        pos = m.end()
+    return tokens
+
+
+def _literal(text: str) -> sympy.Rational:
+    digits, _, exponent = text.lower().partition("e")
+    if exponent and abs(int(exponent)) > budget.MAX_EXPONENT_DIGITS:
+        raise TooCostly("number too large to evaluate")
+    f = Fraction(text)  # exact: "0.1" is 1/10
+    return sympy.Rational(f.numerator, f.denominator)
+
+
+def _pow(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
+    if base.is_number and exp.is_number and base not in (sympy.S.Zero, sympy.S.One, sympy.S.NegativeOne):
+        if exp.is_Rational:
+            magnitude = abs(base.p) + abs(base.q) if base.is_Rational else 4
+            if abs(exp) * magnitude.bit_length() > budget.MAX_INTEGER_BITS:
+                raise TooCostly("power too large to evaluate")
+        elif exp.is_real and abs(exp.evalf(15)) > budget.MAX_INTEGER_BITS:
+            raise TooCostly("power too large to evaluate")
+    return sympy.Pow(base, exp)
+
+
+def _factorial(e: sympy.Expr) -> sympy.Expr:
+    if e.is_Integer:
+        if e < 0:
+            raise ParseError("factorial of a negative number")
+        if e > budget.MAX_FACTORIAL:
+            raise TooCostly("factorial too large to evaluate")
+    elif e.is_number:
+        raise ParseError("factorial of a non-integer")
+    return sympy.factorial(e)
+
+
+def _divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    if b == 0:
+        raise ParseError("division by zero")
+    return a / b
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.toks = _tokenize(text)
+        self.i = 0
+        self.depth = 0
+
+    # -- token stream -------------------------------------------------------------------
+    def peek(self) -> tuple[str, str]:
+        return self.toks[self.i] if self.i < len(self.toks) else ("end", "")
+
+    def take(self) -> tuple[str, str]:
+        budget.check()
+        tok = self.peek()
+        if tok[0] == "end":
+            raise ParseError("formula ends too early")
+        self.i += 1
+        return tok
+
+    def accept(self, value: str) -> bool:
+        if self.peek()[1] == value:
+            self.i += 1
+            return True
+        return False
+
+    def expect(self, value: str) -> None:
+        if not self.accept(value):
+            found = self.peek()[1] or "the end"
+            raise ParseError(f"expected {value!r}, found {found!r}")
+
+    def split_first_char(self) -> None:
+        """LaTeX reads `\\frac12` as `\\frac{1}{2}`: a bare argument is one character."""
+        kind, value = self.peek()
+        if kind in ("num", "word") and len(value) > 1:
+            self.toks[self.i : self.i + 1] = [(kind, value[0]), (kind, value[1:])]
+
+    # -- grammar ------------------------------------------------------------------------
+    def parse(self) -> sympy.Expr | Chain:
+        parts, ops = [self.expr()], []
+        while self.peek()[1] in _RELATIONS:
+            ops.append(self.take()[1])
+            parts.append(self.expr())
+        if self.peek()[0] != "end":
+            raise ParseError(f"unexpected {self.peek()[1]!r}")
+        return Chain(tuple(parts), tuple(ops)) if ops else parts[0]
+
+    def expr(self) -> sympy.Expr:
+        self.depth += 1
+        if self.depth > budget.MAX_NESTING:
+            raise TooCostly("formula nested too deeply")
+        left = self.term()
+        while self.peek()[1] in ("+", "-"):
+            op = self.take()[1]
+            right = self.term()
+            left = left + right if op == "+" else left - right
+        self.depth -= 1
+        return left
+
+    def term(self) -> sympy.Expr:
+        left = self.unary()
+        while True:
+            kind, value = self.peek()
+            if value == "*":
+                self.take()
+                left = left * self.unary()
+            elif value == "/":
+                self.take()
+                left = _divide(left, self.unary())
+            elif self.starts_factor(kind, value):
+                left = left * self.power()
+            else:
+                return left
+
+    def starts_factor(self, kind: str, value: str) -> bool:
+        if kind in ("word", "num"):
+            return True
+        if kind == "cmd":
+            return value not in ("\\rbrace", "\\lbrace", "\\rfloor", "\\rceil", "\\pm", "\\mp", "\\cup", "\\cap")
+        return value in _STARTS_FACTOR
+
+    def starts_function(self) -> bool:
+        kind, value = self.peek()
+        name = value[1:] if kind == "cmd" else value
+        return kind in ("cmd", "word") and (name in _FUNCTIONS or name in ("frac", "sqrt"))
+
+    def unary(self) -> sympy.Expr:
+        if self.accept("-"):
+            return -self.unary()
+        if self.accept("+"):
+            return self.unary()
+        return self.power()
+
+    def power(self) -> sympy.Expr:
+        base = self.postfix()
+        if self.accept("^"):
+            return _pow(base, self.unary())  # right-assoc; 2^-1 has a signed exponent
+        return base
+
+    def postfix(self) -> sympy.Expr:
+        e = self.primary()
+        while self.accept("!"):
+            e = _factorial(e)
+        if self.peek()[1] == "'":
+            raise ParseError("derivative marks are not an answer")
+        return e
+
+    def group(self, close: str) -> sympy.Expr:
+        e = self.expr()
+        if self.peek()[1] == ",":
+            raise ParseError("a list inside a formula")
+        self.expect(close)
+        return e
+
+    def argument(self) -> sympy.Expr:
+        """A command's argument: `{…}`, or one character/command (`\\sqrt2`, `\\frac\\pi2`)."""
+        if self.accept("{"):
+            return self.group("}")
+        self.split_first_char()
+        return self.primary()
+
+    def subscript(self) -> str:
+        if self.accept("{"):
+            start = self.i
+            depth = 1
+            while depth:
+                v = self.take()[1]
+                depth += (v == "{") - (v == "}")
+            return "".join(v for _, v in self.toks[start : self.i - 1])
+        self.split_first_char()
+        return self.take()[1]
+
+    def function(self, fn) -> sympy.Expr:
+        base = None
+        exponent = None
+        if fn is sympy.log and self.accept("_"):
+            base = self.argument()
+        if self.accept("^"):
+            exponent = self.argument()
+        if self.peek()[1] in ("(", "{"):
+            arg = self.primary()
+        else:  # \sin 2x is sin(2x); \sin x \cos x is sin(x)·cos(x)
+            arg = self.power()
+            while self.starts_factor(*self.peek()) and not self.starts_function():
+                arg = arg * self.power()
+        out = sympy.log(arg, base) if base is not None else fn(arg)
+        return _pow(out, exponent) if exponent is not None else out
+
+    def primary(self) -> sympy.Expr:
+        kind, value = self.take()
+        if kind == "num":
+            return self.number(value)
+        if value == "(":
+            return self.group(")")
+        if value == "{":
+            return self.group("}")
+        if value == "[":
+            return self.group("]")
+        if value == "|":
+            e = self.expr()
+            self.expect("|")
+            return sympy.Abs(e)
+        if kind == "cmd":
+            return self.command(value)
+        if kind == "word":
+            return self.word(value)
+        raise ParseError(f"unexpected {value!r}")
+
+    def number(self, text: str) -> sympy.Expr:
+        n = _literal(text)
+        # A mixed number: 2\frac{1}{2} is two and a half, as answer keys write it.
+        if n.is_Integer and self.peek() == ("cmd", "\\frac"):
+            save = self.i
+            self.take()
+            try:
+                num, den = self.argument(), self.argument()
+            except ParseError:
+                num = den = None
+            if num is not None and num.is_Integer and den.is_Integer and 0 < num < den:
+                return n + _divide(num, den)
+            self.i = save
+        return n
+
+    def command(self, name: str) -> sympy.Expr:
+        bare = name[1:]
+        if name == "\\frac":
+            return _divide(self.argument(), self.argument())
+        if name == "\\binom":
+            n, k = self.argument(), self.argument()
+            if n.is_Integer and n > budget.MAX_FACTORIAL:
+                raise TooCostly("binomial too large to evaluate")
+            return sympy.binomial(n, k)
+        if name == "\\sqrt":
+            if self.accept("["):
+                index = self.group("]")
+                return _pow(self.argument(), _divide(sympy.S.One, index))
+            return sympy.sqrt(self.argument())
+        if name == "\\lfloor":
+            return sympy.floor(self.group("\\rfloor"))
+        if name == "\\lceil":
+            return sympy.ceiling(self.group("\\rceil"))
+        if bare in _FUNCTIONS:
+            return self.function(_FUNCTIONS[bare])
+        if bare in _CONSTANTS:
+            return _CONSTANTS[bare]
+        if bare in _GREEK:
+            return self.symbol(bare)
+        if name in ("\\mathrm", "\\mathit", "\\operatorname", "\\text", "\\mathbf"):
+            return self.word(self.subscript())
+        raise ParseError(f"unsupported LaTeX command {name}")
+
+    def word(self, text: str) -> sympy.Expr:
+        if text in _FUNCTIONS:
+            return self.function(_FUNCTIONS[text])
+        if text in _CONSTANTS:
+            return _CONSTANTS[text]
+        if len(text) > 2:
+            raise NotMath(f"the word {text!r}")
+        if len(text) == 2:  # `xy` is x times y
+            self.toks.insert(self.i, ("word", text[1]))
+            return self.symbol(text[0])
+        return self.symbol(text)
+
+    def symbol(self, name: str) -> sympy.Expr:
+        if self.accept("_"):
+            return sympy.Symbol(f"{name}_{self.subscript()}")
+        return _SINGLE_LETTER[name] if name in _SINGLE_LETTER else sympy.Symbol(name)
+
+
+def parse_formula(text: str) -> sympy.Expr | Chain:
+    """A sympy expression, or a `Chain` for relations; raises ParseError, NotMath or TooCostly."""
+    if len(text) > budget.MAX_ANSWER_CHARS:
+        raise TooCostly(f"answer longer than {budget.MAX_ANSWER_CHARS} characters")
+    if not text.strip():
+        raise ParseError("empty formula")
+    return _Parser(text).parse()
