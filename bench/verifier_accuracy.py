@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark: rfactory's math verifier vs Hugging Face `math-verify` on our labelled corpus.
+"""Benchmark: rfactory's math verifier vs Hugging Face `math-verify` on our labelled corpora.
 
 Both run case by case in a worker process with the same hard deadline (rfactory's deadline
 pool), so one verifier hanging on an adversarial input cannot stall the benchmark or hide its
@@ -21,7 +21,8 @@ from pydantic import BaseModel
 
 from rfactory.verifiers.pool import run_with_deadline
 
-CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "math_verifier_cases.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+CORPORA = [DATA / "math_verifier_cases.jsonl", DATA / "math_verifier_public_style.jsonl"]
 
 
 class Timed(BaseModel):
@@ -56,7 +57,7 @@ def measure(fn, cases: list[dict], timeout_s: float) -> dict:
             verdicts[i] = (False, timeout_s if status == "timeout" else 0.0, status)
     wall = time.perf_counter() - started
     by_family: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    fp = fn_ = correct = 0
+    fp = fn_ = correct = clear = clear_right = clear_fp = 0
     for i, case in enumerate(cases):
         passed = verdicts[i][0]
         right = passed == case["expected"]
@@ -65,11 +66,17 @@ def measure(fn, cases: list[dict], timeout_s: float) -> dict:
         fn_ += case["expected"] and not passed
         by_family[case["family"]][0] += right
         by_family[case["family"]][1] += 1
+        if not case.get("ambiguous") and case["family"] != "ambiguous":
+            clear += 1
+            clear_right += right
+            clear_fp += passed and not case["expected"]
     ordinary = [verdicts[i][1] for i, c in enumerate(cases) if c["family"] != "adversarial"]
     return {
         "accuracy": round(correct / len(cases), 4),
         "false_positives": fp,
         "false_negatives": fn_,
+        "unambiguous_accuracy": round(clear_right / clear, 4),
+        "unambiguous_false_positives": clear_fp,
         "errors": sum(v[2] != "ok" for v in verdicts.values()),
         "cases_per_s_ordinary": round(len(ordinary) / max(sum(ordinary), 1e-9), 1),
         "worst_latency_s": round(max(v[1] for v in verdicts.values()), 3),
@@ -81,10 +88,10 @@ def measure(fn, cases: list[dict], timeout_s: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=5.0, help="hard deadline per case, seconds")
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--corpus", type=Path, nargs="+", default=CORPORA, help="labelled JSONL files")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    cases = [json.loads(line) for line in args.corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    cases = [json.loads(line) for path in args.corpus for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     results = {"cases": len(cases), "rfactory": measure(ours, cases, args.timeout)}
     try:
         import math_verify  # noqa: F401
@@ -96,9 +103,9 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     names = [n for n in ("rfactory", "math-verify") if results[n]]
-    print(f"{len(cases)} labelled cases from {args.corpus.name}, hard deadline {args.timeout:g}s per case")
-    for key in ("accuracy", "false_positives", "false_negatives", "errors", "cases_per_s_ordinary", "worst_latency_s", "wall_s"):
-        print(f"  {key:<22}" + "".join(f"{str(results[n][key]):>16}" for n in names))
+    print(f"{len(cases)} labelled cases from {', '.join(p.name for p in args.corpus)}, hard deadline {args.timeout:g}s per case")
+    for key in ("accuracy", "false_positives", "false_negatives", "unambiguous_accuracy", "unambiguous_false_positives", "errors", "cases_per_s_ordinary", "worst_latency_s", "wall_s"):
+        print(f"  {key:<28}" + "".join(f"{str(results[n][key]):>16}" for n in names))
     print("  per family (right/total):")
     for family in results["rfactory"]["by_family"]:
         print(f"    {family:<28}" + "".join(f"{results[n]['by_family'].get(family, '-'):>12}" for n in names))

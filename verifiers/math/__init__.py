@@ -48,11 +48,16 @@ def _read(text: str) -> tuple[str | None, Value | None, str | None]:
     try:
         normalised, value = parse_answer(text)
         return normalised, value, None
-    except (ParseError, TooCostly) as e:
-        try:
-            return clean(text).text, None, _one_line(e)
-        except (ParseError, TooCostly):
-            return None, None, _one_line(e)
+    except budget.Timeout:
+        raise
+    except Exception as e:  # ParseError, TooCostly, RecursionError, or whatever sympy raises on odd input
+        problem = _one_line(e)
+    try:
+        return clean(text).text, None, problem
+    except budget.Timeout:
+        raise
+    except Exception:
+        return None, None, problem
 
 
 @lru_cache(maxsize=4096)

@@ -24,6 +24,7 @@ class Scalar:
     var: str | None = None  # `x` of `x = 3`
     percent: bool = False
     degrees: bool = False
+    unit: str | None = None  # a unit of measure that was written after it
 
 
 @dataclass(frozen=True)
@@ -65,39 +66,58 @@ Value = Scalar | Relation | Items | Intervals | Matrix | Text | Choice
 _UNICODE = {
     "−": "-", "–": "-", "×": "\\times ", "÷": "\\div ", "·": "\\cdot ", "π": "\\pi ", "∞": "\\infty ",
     "√": "\\sqrt", "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "±": "\\pm ", "∓": "\\mp ", "°": "^\\circ",
-    "∪": "\\cup ", "∩": "\\cap ", "∈": "\\in ", "∅": "\\emptyset ", "\u00a0": " ", "，": ",",
+    "²": "^2", "³": "^3", "½": "(1/2)", "⅓": "(1/3)", "¼": "(1/4)", "¾": "(3/4)", "∪": "\\cup ", "∩": "\\cap ", "∈": "\\in ", "∅": "\\emptyset ", "\u00a0": " ", "，": ",",
 }
 _SPACING = re.compile(
-    r"(?<!\\)\\(?:[,;:! ]|quad|qquad|displaystyle|textstyle|left(?=[.(\[|])\.?|right(?=[.)\]|])\.?|"
-    r"left\\|right\\|[bB]ig[lr]?|hfill|phantom\{[^{}]*\}|noindent)|~"
+    r"(?<!\\)\\(?:[,;:! ]|quad|qquad|displaystyle|textstyle|hfill|noindent|phantom\{[^{}]*\})|~"
+    r"|\\(?:left|right)\.|\\(?:left|right|[bB]ig[lr]?)(?![a-zA-Z])"
 )
 _WRAPPERS = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mathsf|mbox|operatorname|boldsymbol|bm|emph)\s*\{")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\s*\bdegrees?\b|\s*\bdeg\b")
 _PERCENT = re.compile(r"\\%|%|\s*\bpercent\b")
 _CURRENCY = re.compile(r"\\\$|\bUSD\b|\bdollars?\b|\\(?:pounds|euro)\b")
 _UNITS = (
-    r"(?:square|sq\.?|cubic)?\s*(?:cm|mm|km|m|meters?|metres?|centimeters?|millimeters?|kilometers?|inch(?:es)?|in|"
+    r"(?P<unit>(?:square|sq\.?|cubic)?\s*(?:cm|mm|km|m|meters?|metres?|centimeters?|millimeters?|kilometers?|inch(?:es)?|in|"
     r"ft|feet|foot|yards?|yd|miles?|mi|mph|kph|km/h|m/s|units?|kg|g|grams?|mg|lbs?|pounds?|oz|ounces?|tons?|"
     r"s|sec|seconds?|min|minutes?|h|hrs?|hours?|days?|weeks?|months?|years?|cents?|liters?|litres?|L|mL|ml|"
     r"gallons?|cups?|people|students|ways|dollars?|points?|cookies|apples|marbles|balls|coins|books|"
     r"edges|vertices|faces|triangles|squares|numbers|integers|digits|times|percent|degrees?|radians?|rad)"
-    r"(?:\s*\^\s*\{?[23]\}?|\^?[23²³])?"
+    r"(?:\s*\^\s*\{?[23]\}?|\^?[23²³])?)"
 )
+# Units that measure: 5 cm and 5 m differ. Counted nouns (apples, ways) are not compared.
+_MEASURES = {
+    "cm": "cm", "centimeter": "cm", "mm": "mm", "millimeter": "mm", "km": "km", "kilometer": "km", "m": "m",
+    "meter": "m", "metre": "m", "in": "in", "inche": "in", "inch": "in", "ft": "ft", "feet": "ft", "foot": "ft",
+    "yard": "yd", "yd": "yd", "mile": "mi", "mi": "mi", "mph": "mph", "kph": "km/h", "km/h": "km/h", "m/": "m/s",
+    "kg": "kg", "g": "g", "gram": "g", "mg": "mg", "lb": "lb", "pound": "lb", "oz": "oz", "ounce": "oz", "ton": "t",
+    "s": "s", "sec": "s", "second": "s", "min": "min", "minute": "min", "h": "h", "hr": "h", "hour": "h",
+    "day": "day", "week": "week", "month": "month", "year": "year", "liter": "l", "litre": "l", "l": "l",
+    "ml": "ml", "gallon": "gal", "cup": "cup", "cent": "cent", "dollar": "dollar", "radian": "rad", "rad": "rad",
+}
 _UNIT_WRAPPED = re.compile(r"(?<=\S)\s*\\(?:text|mathrm|mbox|textnormal|,)?\s*\{\s*" + _UNITS + r"\s*\}\s*$")
 _UNIT_TRAILING = re.compile(r"(?<=[\d}).])\s*" + _UNITS + r"\.?\s*$")
+# 5 \text{ red balls}, 5 red balls: a count and its noun
+_NOUN_AFTER_NUMBER = re.compile(
+    r"(?<=[\d}])\s*\\(?:text|mbox|mathrm|textnormal)\{\s*[a-zA-Z][a-zA-Z .]*\}\s*$"
+    r"|(?<=\d)\s+(?!(?:and|or|to|times)\b)[a-zA-Z]{3,}(?:\s+[a-zA-Z]+)*\.?\s*$"
+)
+_SPACED_THOUSANDS = re.compile(r"\d{1,3}(?: \d{3})+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL = re.compile(r"[-+]?(\d*)\.(\d+)")
 _SCIENTIFIC = re.compile(r"[-+]?\d+(?:\.(\d+))?\s*(?:[eE]|\s*(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*)\{?([-+]?\d+)\}?")
 _CHOICE = re.compile(r"\(?([A-E])\)?(?:[.:)]?\s+(.+)|[.:)])?")
+_HEDGE = re.compile(r"(?:or|and|/|,|;|\\text\{\s*(?:or|and))\b|\(?[A-E]\)?$", re.I)
 _OPTION_WORD = re.compile(r"^(?:option|choice|answer)\s+(?=\(?[A-E]\b)", re.I)
 _ASSIGNMENT = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?(?:\s*\([a-zA-Z, ]*\))?|\\[a-zA-Z]+)\s*=(?!=)\s*(.+)$", re.S)
-_MATRIX = re.compile(r"\\begin\{([pbBvV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}$", re.S)
+_MATRIX = re.compile(r"\\begin\{([pbBvV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}\s*([)\]]?)$", re.S)
 _SEPARATOR = re.compile(r"\s*(?:,|;|\\text\{\s*(?:and|or)\s*\}|\b(?:and|or)\b)\s*")
 _MEMBERSHIP = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*\\in\s*")
-_REALS = re.compile(r"^(?:\\mathbb\{R\}|\\R|\(-\\infty,\s*\\infty\)|\\text\{all real numbers\}|all real numbers)$")
+_REALS = re.compile(r"^(?:\\mathbb\{R\}|\\R|\(-\\infty,\s*\\infty\)|all real numbers|every real number)$", re.I)
 _EMPTY = re.compile(r"^(?:\\emptyset|\\varnothing|\\\{\s*\\\}|\{\s*\}|\\text\{no solution\}|no solutions?|none)$", re.I)
-_REPEATING = re.compile(r"(\d*)\.(\d*)\\overline\{(\d{1,12})\}")
+_REALS_EXCEPT = re.compile(r"^(?:\\mathbb\{R\}|\\R)\s*(?:\\setminus|\\backslash|-|\\smallsetminus)\s*\\\{(.+)\\\}$")
+_REPEATING = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\overline\{(\d{1,12})\}")
 _NAMED_TUPLE = re.compile(r"^\(\s*[a-zA-Z](?:\s*,\s*[a-zA-Z])+\s*\)\s*=\s*(.+)$", re.S)
+_ANSWER_PHRASE = re.compile(r"^(?:the\s+)?(?:final\s+)?answer\s*(?:is\b|:)\s*", re.I)
 _PLUS_MINUS = re.compile(r"\\pm|\\mp|\+-|\+/-")
 
 
@@ -106,6 +126,18 @@ class Cleaned:
     text: str
     percent: bool
     degrees: bool
+    unit: str | None = None
+
+
+def _measure(unit_text: str) -> str | None:
+    t = re.sub(r"[\s{}^.]", "", unit_text.lower()).replace("²", "2").replace("³", "3")
+    power = t[-1] if t[-1:] in ("2", "3") else ""
+    t = t.rstrip("23")
+    for prefix, p in (("square", "2"), ("sq", "2"), ("cubic", "3")):
+        if t.startswith(prefix):
+            t, power = t[len(prefix) :], p
+    base = _MEASURES.get(t) or (_MEASURES.get(t[:-1]) if t.endswith("s") else None)
+    return base + power if base else None
 
 
 def _unwrap(s: str) -> str:
@@ -149,13 +181,26 @@ def clean(raw: str) -> Cleaned:
     s, degrees = _DEGREES.subn("", s)
     s, percent = _PERCENT.subn("", s)
     s = _SPACING.sub(" ", s)
-    s = _UNIT_WRAPPED.sub("", s)
+    units: list[str] = []
+
+    def drop_unit(m: re.Match[str]) -> str:
+        units.append(m.group("unit"))
+        return ""
+
+    s = _UNIT_WRAPPED.sub(drop_unit, s)
+    s = _UNIT_TRAILING.sub(drop_unit, s)
+    s = _NOUN_AFTER_NUMBER.sub("", s)
     s = _REPEATING.sub(_repeating_fraction, s)
     s = _unwrap(s)
-    s = _UNIT_TRAILING.sub("", s)
+    s = _UNIT_TRAILING.sub(drop_unit, s)
+    s = _NOUN_AFTER_NUMBER.sub("", s)
     s = re.sub(r"\s+", " ", s).strip().rstrip(".;,").strip()
+    s = _strip_redundant(_ANSWER_PHRASE.sub("", s))
+    if _SPACED_THOUSANDS.fullmatch(s):  # 1 000 000
+        s = s.replace(" ", "")
     s = re.sub(r"^(?:is|=)\s+", "", s)
-    return Cleaned(s, percent=bool(percent), degrees=bool(degrees))
+    unit = _measure(units[-1]) if units else None
+    return Cleaned(s, percent=bool(percent), degrees=bool(degrees), unit=unit)
 
 
 def _repeating_fraction(m: re.Match[str]) -> str:
@@ -163,6 +208,23 @@ def _repeating_fraction(m: re.Match[str]) -> str:
     whole, fixed, repeat = m.group(1) or "0", m.group(2), m.group(3)
     num = int(whole + fixed + repeat) - int(whole + fixed)
     return f"\\frac{{{num}}}{{{10 ** len(fixed) * (10 ** len(repeat) - 1)}}}"
+
+
+def _strip_redundant(s: str) -> str:
+    """`{{{5}}}` → `5` and `((5))` → `(5)`, in one pass: the parser then needs no deep nesting."""
+    s = re.sub(r"([({\[])\s+", r"\1", s)
+    s = re.sub(r"\s+([)}\]])", r"\1", s)
+    match: dict[int, int] = {}
+    stack: list[int] = []
+    for i, c in enumerate(s):
+        if c in "({[":
+            stack.append(i)
+        elif c in ")}]" and stack:
+            match[stack.pop()] = i
+    i, j = 0, len(s) - 1
+    while i < j and match.get(i) == j and (s[i] == "{" or (s[i + 1] == "(" and match.get(i + 1) == j - 1)):
+        i, j = i + 1, j - 1
+    return s[i : j + 1]
 
 
 def _split_top(s: str, separator: re.Pattern[str]) -> list[str]:
@@ -200,11 +262,16 @@ def _matching_close(s: str, open_at: int) -> int:
 
 
 def _places(text: str) -> int | None:
+    """Decimal places written, when the answer is one decimal number with at least two significant
+    digits: 0.33 vouches for 1/3 to two places, a lone 0.3 vouches for nothing."""
     if m := _DECIMAL.fullmatch(text):
-        return len(m.group(2))
-    if m := _SCIENTIFIC.fullmatch(text):
-        return len(m.group(1) or "") - int(m.group(2))
-    return None
+        mantissa, places = m.group(1) + m.group(2), len(m.group(2))
+    elif m := _SCIENTIFIC.fullmatch(text):
+        mantissa, places = m.group(0), len(m.group(1) or "") - int(m.group(2))
+        mantissa = re.split(r"[eE\\*x]", mantissa)[0]
+    else:
+        return None
+    return places if len(re.sub(r"\D", "", mantissa).lstrip("0")) >= 2 else None
 
 
 def _scalar_or_relation(text: str) -> Value:
@@ -263,6 +330,15 @@ def _interval(text: str) -> tuple | None:
     return (lo, hi, text[0] == "[", text[-1] == "]")
 
 
+def _reals_except(texts: list[str]) -> Intervals:
+    """ℝ \\ {a, b} as the open intervals between the points."""
+    points = [parse_formula(t) for t in texts]
+    if any(isinstance(p, Chain) or not p.is_number or not p.is_real for p in points):
+        raise ParseError("removed points must be real numbers")
+    ends = [sympy.S.NegativeInfinity, *sorted(set(points), key=lambda p: float(p.evalf(20))), sympy.S.Infinity]
+    return Intervals(tuple((lo, hi, False, False) for lo, hi in zip(ends, ends[1:])))
+
+
 def _matrix(kind: str, body: str, factor_text: str) -> Value:
     rows = [r for r in re.split(r"\\\\(?:\[[^\]]*\])?", body) if r.strip() and not r.strip().startswith("\\hline")]
     cells = [tuple(_scalar_or_relation(c.strip()) for c in r.split("&")) for r in rows]
@@ -301,7 +377,12 @@ def _structure(s: str) -> Value:
     if not s:
         raise ParseError("empty answer")
     if m := _MATRIX.search(s):
-        return _matrix(m.group(1), m.group(2), s[: m.start()].strip())
+        prefix = s[: m.start()].strip()
+        if m.group(3):  # \left( \begin{array}…\end{array} \right)
+            if not prefix.endswith(("(", "[")):
+                raise ParseError("a bracket closes a matrix it did not open")
+            prefix = prefix[:-1].strip()
+        return _matrix(m.group(1), m.group(2), prefix)
     s = _MEMBERSHIP.sub("", s)
     if m := _NAMED_TUPLE.match(s):  # (a, b) = (3, 4)
         s = m.group(1).strip()
@@ -309,6 +390,8 @@ def _structure(s: str) -> Value:
         return Intervals(((sympy.S.NegativeInfinity, sympy.S.Infinity, False, False),))
     if _EMPTY.match(s):
         return Items("set", ())
+    if m := _REALS_EXCEPT.match(s):
+        return _reals_except(_split_top(m.group(1), _SEPARATOR))
     unions = _split_top(s, re.compile(r"\s*(?:\\cup|\bU\b)\s*"))
     if len(unions) > 1:
         pieces = [_interval(u) for u in unions]
@@ -352,8 +435,8 @@ def _text(s: str) -> str:
 def _choice(s: str) -> Choice | None:
     s = _OPTION_WORD.sub("", s)
     m = _CHOICE.fullmatch(s)
-    if not m:
-        return None
+    if not m or (m.group(2) and _HEDGE.match(m.group(2))):
+        return None  # "A or B" is two answers, not option A
     rest = None
     if m.group(2):
         try:
@@ -364,8 +447,8 @@ def _choice(s: str) -> Choice | None:
 
 
 def _with_flags(value: Value, cleaned: Cleaned) -> Value:
-    if isinstance(value, Scalar) and (cleaned.percent or cleaned.degrees):
-        return Scalar(value.expr, value.places, value.var, cleaned.percent, cleaned.degrees)
+    if isinstance(value, Scalar) and (cleaned.percent or cleaned.degrees or cleaned.unit):
+        return Scalar(value.expr, value.places, value.var, cleaned.percent, cleaned.degrees, cleaned.unit)
     return value
 
 
@@ -374,6 +457,7 @@ def parse_answer(raw: str) -> tuple[str, Value]:
     cleaned = clean(raw)
     if not cleaned.text:
         raise ParseError("empty answer")
+    shown = f"{cleaned.text} [{cleaned.unit}]" if cleaned.unit else cleaned.text
     if choice := _choice(cleaned.text):
-        return cleaned.text, choice
-    return cleaned.text, _with_flags(_structure(cleaned.text), cleaned)
+        return shown, choice
+    return shown, _with_flags(_structure(cleaned.text), cleaned)

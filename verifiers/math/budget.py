@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-MAX_ANSWER_CHARS = 1000  # a longer "answer" is an essay or an attack, not an answer
-MAX_NESTING = 50  # parentheses, braces and nested commands
+MAX_ANSWER_CHARS = 20_000  # parsed in linear time; longer is compared verbatim, never parsed
+MAX_NESTING = 100  # parentheses, braces, signs, exponents and nested commands
 MAX_INTEGER_BITS = 30_000  # 2^30000 has ~9000 digits: more than any real answer, cheap to build
-MAX_EXPONENT_DIGITS = 9000  # 1e9000 is fine, 1e999999 is a million-digit integer
+MAX_LITERAL_DIGITS = 4000  # 1e4000 is fine, 1e999999 is a million-digit integer
 MAX_FACTORIAL = 2000
 MAX_ITEMS = 64  # answers in one list, tuple, set or matrix
 MAX_BOXES = 1000  # \boxed{} commands scanned in one solution

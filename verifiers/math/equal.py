@@ -61,6 +61,8 @@ def _single(v: Value) -> Value:
 
 
 def _scalars_equal(a: Scalar, b: Scalar) -> bool:
+    if a.unit and b.unit and a.unit != b.unit:
+        return False  # 5 cm is not 5 m; a unit on one side only is dropped
     readings = [(a.expr, a.places, b.expr, b.places)]
     if a.percent != b.percent:  # 50% is 50 to some keys and 0.5 to others
         p, q = (a, b) if a.percent else (b, a)
@@ -169,13 +171,28 @@ def _items_equal(a: Items, b: Items) -> bool:
         return all(_scalars_equal(i, by_name[i.var]) for i in a.items)  # x=1, y=2 is y=2, x=1
     if "tuple" in (a.kind, b.kind):
         return all(equal(x, y) for x, y in zip(a.items, b.items))
-    unmatched = list(b.items)
+    if all(equal(x, y) for x, y in zip(a.items, b.items)):
+        return True
+    # Try the likeliest partner first (nearest value at one point), so a reordered set of n
+    # items costs about n comparisons, not n²/2.
+    unmatched = [(y, _fingerprint(y)) for y in b.items]
     for x in a.items:
-        hit = next((k for k, y in enumerate(unmatched) if equal(x, y)), None)
+        fx = _fingerprint(x)
+        order = sorted(range(len(unmatched)), key=lambda k: abs(fx - unmatched[k][1]))
+        hit = next((k for k in order if equal(x, unmatched[k][0])), None)
         if hit is None:
             return False
         unmatched.pop(hit)
     return True
+
+
+def _fingerprint(v: Value) -> complex:
+    if isinstance(v, Scalar):
+        subs = _substitutions(v.expr.free_symbols)[0] if v.expr.free_symbols else None
+        n = _number(v.expr, subs)
+        if n is not None:
+            return complex(n)
+    return complex(0)
 
 
 def _as_interval(a: Items, b: Intervals) -> bool:

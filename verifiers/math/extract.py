@@ -13,10 +13,11 @@ SOLUTION_BEGIN, SOLUTION_END = "<|begin_of_solution|>", "<|end_of_solution|>"
 THOUGHT_BEGIN, THOUGHT_END = "<|begin_of_thought|>", "<|end_of_thought|>"
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*(\{)|\\boxed\s+([^\s${}\\]+)")
-_BETWEEN_BOXES = re.compile(r"(?:\s|\$|\\\]|\\\[|\\\(|\\\)|,|;|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b)*")
+_BETWEEN_BOXES = re.compile(r"(?:\s|[a-zA-Z](?:_\{?\w+\}?)?\s*=|\$|\\\]|\\\[|\\\(|\\\)|,|;|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b)*")
 _CONNECTOR = re.compile(r",|;|\band\b|\bor\b|\\quad|\\qquad")
 _FINAL = re.compile(
-    r"final\s+answer\s*(?:is|:|=)?\s*:?|\bthe\s+answer\s+is\s*:?|(?:^|\n)[ \t]*[*#_]*[ \t]*answer[ \t]*[*_]*[ \t]*[:：][*_]*",
+    r"final\s+answer\s*(?:is|:|=)?\s*:?|\bthe\s+answer\s+is\s*:?|\bcorrect\s+(?:answer|option|choice)\s+is\s*:?|"
+    r"(?:^|\n)[ \t]*####[ \t]*|(?:^|\n)[ \t]*[*#_]*[ \t]*answer[ \t]*[*_]*[ \t]*[:：][*_]*",
     re.I,
 )
 _SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)

@@ -64,6 +64,7 @@ _GREEK = set(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma "
     "tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega".split()
 )
+_SHORT_WORDS = {"no", "ok", "on", "off", "up", "it", "is", "of", "to"}
 _SINGLE_LETTER = {"e": sympy.E, "i": sympy.I}
 _RELATIONS = ("=", "<", ">", "<=", ">=", "!=")
 _STARTS_FACTOR = {"(", "{"}
@@ -91,7 +92,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 
 def _literal(text: str) -> sympy.Rational:
     digits, _, exponent = text.lower().partition("e")
-    if exponent and abs(int(exponent)) > budget.MAX_EXPONENT_DIGITS:
+    if len(digits) > budget.MAX_LITERAL_DIGITS or (exponent and abs(int(exponent)) > budget.MAX_LITERAL_DIGITS):
         raise TooCostly("number too large to evaluate")
     f = Fraction(text)  # exact: "0.1" is 1/10
     return sympy.Rational(f.numerator, f.denominator)
@@ -170,32 +171,35 @@ class _Parser:
             raise ParseError(f"unexpected {self.peek()[1]!r}")
         return Chain(tuple(parts), tuple(ops)) if ops else parts[0]
 
-    def expr(self) -> sympy.Expr:
+    def nest(self) -> None:
         self.depth += 1
         if self.depth > budget.MAX_NESTING:
             raise TooCostly("formula nested too deeply")
-        left = self.term()
+
+    def expr(self) -> sympy.Expr:
+        self.nest()
+        terms = [self.term()]  # summed once at the end: a 10,000-term sum stays linear
         while self.peek()[1] in ("+", "-"):
             op = self.take()[1]
             right = self.term()
-            left = left + right if op == "+" else left - right
+            terms.append(right if op == "+" else -right)
         self.depth -= 1
-        return left
+        return sympy.Add(*terms)
 
     def term(self) -> sympy.Expr:
-        left = self.unary()
+        factors = [self.unary()]
         while True:
             kind, value = self.peek()
             if value == "*":
                 self.take()
-                left = left * self.unary()
+                factors.append(self.unary())
             elif value == "/":
                 self.take()
-                left = _divide(left, self.unary())
+                factors.append(_divide(sympy.S.One, self.unary()))
             elif self.starts_factor(kind, value):
-                left = left * self.power()
+                factors.append(self.power())
             else:
-                return left
+                return sympy.Mul(*factors)
 
     def starts_factor(self, kind: str, value: str) -> bool:
         if kind in ("word", "num"):
@@ -210,11 +214,15 @@ class _Parser:
         return kind in ("cmd", "word") and (name in _FUNCTIONS or name in ("frac", "sqrt"))
 
     def unary(self) -> sympy.Expr:
+        self.nest()
         if self.accept("-"):
-            return -self.unary()
-        if self.accept("+"):
-            return self.unary()
-        return self.power()
+            out = -self.unary()
+        elif self.accept("+"):
+            out = self.unary()
+        else:
+            out = self.power()
+        self.depth -= 1
+        return out
 
     def power(self) -> sympy.Expr:
         base = self.postfix()
@@ -339,7 +347,7 @@ class _Parser:
             return self.function(_FUNCTIONS[text])
         if text in _CONSTANTS:
             return _CONSTANTS[text]
-        if len(text) > 2:
+        if len(text) > 2 or text.lower() in _SHORT_WORDS:
             raise NotMath(f"the word {text!r}")
         if len(text) == 2:  # `xy` is x times y
             self.toks.insert(self.i, ("word", text[1]))
