@@ -64,7 +64,7 @@ def test_statuses_say_why(solution, gold, status):
 def test_a_verdict_shows_what_was_compared():
     v = verify("<|begin_of_solution|>So $\\boxed{\\dfrac{1}{2}\\text{ cm}}$.<|end_of_solution|>", "$0.5$")
     assert v.passed
-    assert (v.extracted, v.normalised, v.expected, v.expected_normalised) == ("\\dfrac{1}{2}\\text{ cm}", "\\frac{1}{2}", "$0.5$", "0.5")
+    assert (v.extracted, v.normalised, v.expected, v.expected_normalised) == ("\\dfrac{1}{2}\\text{ cm}", "\\frac{1}{2} [cm]", "$0.5$", "0.5")
 
 
 def test_only_the_solution_section_counts():
