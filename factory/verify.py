@@ -85,6 +85,16 @@ def _dataset_rows(recipe: Recipe, row: dict[str, Any], verdict: VerdictRecord) -
     return data, meta
 
 
+_MAX_DISTINCT_REASONS = 1000  # per status; reasons can quote the input, so they are not a closed set
+
+
+def _count_reason(counter: Counter[str], reason: str) -> None:
+    key = reason[:120]
+    if key not in counter and len(counter) >= _MAX_DISTINCT_REASONS:
+        key = "(other reasons)"
+    counter[key] += 1
+
+
 def verify_run(run: Run, progress: Progress, workers: int | None = None) -> dict[str, Any]:
     config = run.config()
     recipe = Recipe.model_validate(config["recipe"])
@@ -95,6 +105,7 @@ def verify_run(run: Run, progress: Progress, workers: int | None = None) -> dict
     shards = ShardWriter(run.root / "dataset", recipe.output.shard_max_rows)
 
     statuses: Counter[str] = Counter()
+    reasons: dict[str, Counter[str]] = {}
     problems_seen: set[str] = set()
     problems_solved: set[str] = set()
     tokens = Counter()
@@ -110,6 +121,8 @@ def verify_run(run: Run, progress: Progress, workers: int | None = None) -> dict
 
     for row, verdict in _verdicts(recipe, run, workers):
         statuses[verdict.status] += 1
+        if not verdict.passed:
+            _count_reason(reasons.setdefault(verdict.status, Counter()), verdict.reason)
         problems_seen.add(row["problem_id"])
         tokens["prompt"] += row["prompt_tokens"] or 0
         tokens["completion"] += row["completion_tokens"] or 0
@@ -147,6 +160,7 @@ def verify_run(run: Run, progress: Progress, workers: int | None = None) -> dict
         "prompt_tokens": tokens["prompt"],
         "completion_tokens": tokens["completion"],
         "failures_by_reason": {k: v for k, v in sorted(statuses.items()) if k != "correct"},
+        "top_reasons": {k: dict(c.most_common(5)) for k, c in sorted(reasons.items())},
     }
     write_json_atomic(run.root / "stats.json", stats)
     return stats

@@ -23,15 +23,25 @@ def test_generate_verify_and_read_back(tmp_path: Path):
     assert sum(ver["failures_by_reason"].values()) + ver["passed"] == 6
 
     assert ver["passed"] >= 2 and ver["failures_by_reason"]["mismatch"] >= 2
+    assert sum(ver["top_reasons"]["mismatch"].values()) == ver["failures_by_reason"]["mismatch"]
 
     data, meta = load_openthoughts(tmp_path / "runs/tiny/dataset", tmp_path / "hf")
     assert len(data) == ver["kept"] == ver["passed"]
     assert {"echo12"} <= set(meta["problem_id"]) and "wrong-ref" not in set(meta["problem_id"])
     assert all(m["teacher"] == "llamacpp:smollm2" for m in meta)
+    assert {m["verdict"] for m in meta} == {"correct"} and all(m["verdict_reason"] for m in meta)
 
     # The verdicts cover every pair, and the stats file says the same as the summary.
     stats = (tmp_path / "runs/tiny/stats.json").read_text()
     assert f'"pass_rate": {ver["pass_rate"]}' in stats
+
+    # Every verdict, failed ones too, is on disk with what it compared.
+    import pyarrow.parquet as pq
+
+    verdicts = pq.read_table(tmp_path / "runs/tiny/verdicts").to_pylist()
+    wrong = [v for v in verdicts if v["problem_id"] == "wrong-ref"]
+    assert [v["status"] for v in wrong] == ["mismatch", "mismatch"]
+    assert {(v["normalised"], v["expected_normalised"]) for v in wrong} == {("7", "8")}
 
     # `verify` on its own rebuilds the same dataset.
     again = json_out(run_cli("verify", "runs/tiny", "--json", cwd=tmp_path))
