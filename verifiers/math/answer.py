@@ -105,10 +105,12 @@ _SPACED_THOUSANDS = re.compile(r"\d{1,3}(?: \d{3})+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL = re.compile(r"[-+]?(\d*)\.(\d+)")
 _SCIENTIFIC = re.compile(r"[-+]?\d+(?:\.(\d+))?\s*(?:[eE]|\s*(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*)\{?([-+]?\d+)\}?")
-_CHOICE = re.compile(r"\(?([A-E])\)?(?:[.:)]?\s+(.+)|[.:)])?")
+_CHOICE = re.compile(r"(?:\(?([A-E])\)?|\(([a-e])\))(?:[.:)]?\s+(.+)|[.:)])?")
 _HEDGE = re.compile(r"(?:or|and|/|,|;|\\text\{\s*(?:or|and))\b|\(?[A-E]\)?$", re.I)
 _OPTION_WORD = re.compile(r"^(?:option|choice|answer)\s+(?=\(?[A-E]\b)", re.I)
-_ASSIGNMENT = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?(?:\s*\([a-zA-Z, ]*\))?|\\[a-zA-Z]+)\s*=(?!=)\s*(.+)$", re.S)
+_ASSIGNMENT = re.compile(
+    r"^([a-zA-Z](?:_\{?\w+\}?)?(?:\^\{?-1\}?)?(?:\s*\([a-zA-Z, ]*\))?|\\[a-zA-Z]+)\s*=(?!=)\s*(.+)$", re.S
+)
 _MATRIX = re.compile(r"\\begin\{([pbBvV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}\s*([)\]]?)$", re.S)
 _SEPARATOR = re.compile(r"\s*(?:,|;|\\text\{\s*(?:and|or)\s*\}|\b(?:and|or)\b)\s*")
 _MEMBERSHIP = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*\\in\s*")
@@ -117,7 +119,10 @@ _EMPTY = re.compile(r"^(?:\\emptyset|\\varnothing|\\\{\s*\\\}|\{\s*\}|\\text\{no
 _REALS_EXCEPT = re.compile(r"^(?:\\mathbb\{R\}|\\R)\s*(?:\\setminus|\\backslash|-|\\smallsetminus)\s*\\\{(.+)\\\}$")
 _REPEATING = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\overline\{(\d{1,12})\}")
 _NAMED_TUPLE = re.compile(r"^\(\s*[a-zA-Z](?:\s*,\s*[a-zA-Z])+\s*\)\s*=\s*(.+)$", re.S)
-_ANSWER_PHRASE = re.compile(r"^(?:the\s+)?(?:final\s+)?answer\s*(?:is\b|:)\s*", re.I)
+_ANSWER_PHRASE = re.compile(
+    r"^(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is\b|:)\s*)?(?:\\approx|approximately|approx\.?|about|roughly)?\s*", re.I
+)
+_BASE_NUMBER = re.compile(r"^([0-9A-F]+)_\{?(\d{1,2})\}?$")
 _PLUS_MINUS = re.compile(r"\\pm|\\mp|\+-|\+/-")
 
 
@@ -196,6 +201,7 @@ def clean(raw: str) -> Cleaned:
     s = _NOUN_AFTER_NUMBER.sub("", s)
     s = re.sub(r"\s+", " ", s).strip().rstrip(".;,").strip()
     s = _strip_redundant(_ANSWER_PHRASE.sub("", s))
+    s = _BASE_NUMBER.sub(r"\1", s)  # 10201_3 and 10201_{3}: compared by their digits
     if _SPACED_THOUSANDS.fullmatch(s):  # 1 000 000
         s = s.replace(" ", "")
     s = re.sub(r"^(?:is|=)\s+", "", s)
@@ -435,15 +441,15 @@ def _text(s: str) -> str:
 def _choice(s: str) -> Choice | None:
     s = _OPTION_WORD.sub("", s)
     m = _CHOICE.fullmatch(s)
-    if not m or (m.group(2) and _HEDGE.match(m.group(2))):
+    if not m or (m.group(3) and _HEDGE.match(m.group(3))):
         return None  # "A or B" is two answers, not option A
     rest = None
-    if m.group(2):
+    if m.group(3):
         try:
-            rest = _structure(m.group(2))
+            rest = _structure(m.group(3))
         except (ParseError, TooCostly):
-            rest = Text(_text(m.group(2)))
-    return Choice(m.group(1), rest)
+            rest = Text(_text(m.group(3)))
+    return Choice((m.group(1) or m.group(2)).upper(), rest)
 
 
 def _with_flags(value: Value, cleaned: Cleaned) -> Value:
