@@ -27,13 +27,16 @@ _REFERENCE = 200  # a reference longer than this is a worked solution
 
 
 def solution_section(text: str) -> str:
+    """The part of a trace that states the answer: after the thought (Sky-T1 markers or <think>)."""
     start = text.rfind(SOLUTION_BEGIN)
-    if start < 0:
-        if THOUGHT_BEGIN in text and THOUGHT_END not in text:
-            return ""  # the trace never left its thought section: it has only drafts
-        return text.rsplit(THOUGHT_END, 1)[-1]
-    body = text[start + len(SOLUTION_BEGIN) :]
-    return body.split(SOLUTION_END, 1)[0]
+    if start >= 0:
+        return text[start + len(SOLUTION_BEGIN) :].split(SOLUTION_END, 1)[0]
+    for begin, end in ((THOUGHT_BEGIN, THOUGHT_END), ("<think>", "</think>")):
+        if end in text:
+            return text.rsplit(end, 1)[1]
+        if begin in text:
+            return ""  # the trace never left its thought: it has only drafts
+    return text
 
 
 def _group_end(text: str, open_at: int) -> int:
