@@ -18,7 +18,9 @@ DATA = Path(__file__).parent / "data"
 # test suites and bug reports (math-verify, Qwen2.5-Math, lm-eval, PRM800K, …).
 OWN = [json.loads(line) for line in (DATA / "math_verifier_cases.jsonl").open(encoding="utf-8")]
 PUBLIC_STYLE = [json.loads(line) for line in (DATA / "math_verifier_public_style.jsonl").open(encoding="utf-8")]
-CORPUS = OWN + PUBLIC_STYLE
+# A third, also written independently: real model-output shapes, dataset gold formats, traps.
+MODEL_OUTPUTS = [json.loads(line) for line in (DATA / "math_verifier_model_outputs.jsonl").open(encoding="utf-8")]
+CORPUS = OWN + PUBLIC_STYLE + MODEL_OUTPUTS
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=[c["id"] for c in CORPUS])
@@ -30,7 +32,7 @@ def test_labelled_corpus(case):
     assert v.reason
 
 
-@pytest.mark.parametrize("corpus", [OWN, PUBLIC_STYLE], ids=["own", "public_style"])
+@pytest.mark.parametrize("corpus", [OWN, PUBLIC_STYLE, MODEL_OUTPUTS], ids=["own", "public_style", "model_outputs"])
 def test_corpus_covers_every_family_in_both_directions(corpus):
     families = {(c["family"], c["expected"]) for c in corpus}
     for family in {c["family"] for c in corpus} - {"ambiguous"}:
@@ -88,7 +90,7 @@ def test_gold_as_a_worked_solution():
 
 def test_argument_order_matters_only_for_extraction():
     """The comparison is symmetric: what is equal one way round is equal the other way round."""
-    for case in OWN[:200] + PUBLIC_STYLE[:200]:
+    for case in OWN[:200] + PUBLIC_STYLE[:200] + MODEL_OUTPUTS[:200]:
         if case["family"] in ("extraction", "gold_formats", "adversarial"):
             continue
         a = verify(case["solution"], case["gold"])

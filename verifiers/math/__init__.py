@@ -16,10 +16,10 @@ from typing import Any
 from ..pool import run_with_deadline
 from ..verdict import Verdict
 from . import budget
-from .answer import Value, clean, parse_answer
+from .answer import Items, Value, clean, parse_answer
 from .budget import TooCostly
 from .equal import equal
-from .extract import answer_text, reference_text
+from .extract import answer_text, last_boxes, reference_text
 from .latex import ParseError
 
 DEFAULT_TIMEOUT_S = 2.0
@@ -91,9 +91,24 @@ def judge(solution: str, ref: Reference) -> Verdict:
         raise
     except Exception as e:  # sympy raises a zoo of types on odd input; each is this answer's parse error
         return Verdict(passed=False, status="parse_error", reason=f"comparison failed: {_one_line(e)}", **seen)
+    if not same and isinstance(ref.value, Items) and len(ref.value.items) > 1 and where == "boxed":
+        if parts := _parts_matching(solution, ref.value):
+            same, where = True, "one box per part"
+            seen["extracted"] = seen["normalised"] = parts
     if same:
         return Verdict(passed=True, status="correct", reason=f"equivalent ({where})", **seen)
     return Verdict(passed=False, status="mismatch", reason=f"not equivalent ({where})", **seen)
+
+
+def _parts_matching(solution: str, ref: Items) -> str | None:
+    """A multi-part reference ("4, 9") answered one box per part ("(a) … \\boxed{4} (b) … \\boxed{9}"):
+    the parts, if they match."""
+    boxes = last_boxes(solution, len(ref.items))
+    if boxes is None:
+        return None
+    parts = ", ".join(boxes)
+    _, value, _ = _read(parts)
+    return parts if value is not None and equal(value, ref) else None
 
 
 def _within(timeout_s: float, fn, *args) -> Verdict:

@@ -9,10 +9,12 @@ both sides are decimals); nothing else does.
 
 from __future__ import annotations
 
+import re
+
 import sympy
 
 from . import budget
-from .answer import Choice, Intervals, Items, Matrix, Relation, Scalar, Text, Value
+from .answer import Choice, Intervals, Items, Matrix, Relation, Scalar, Text, Value, unit_size
 
 _PRECISION = 40
 _POINTS = tuple(sympy.Rational(n, 10_000) for n in (18_471, -6_133, 31_193, 4_271, -23_894, 7_523, 12_917, -4_409))
@@ -26,6 +28,8 @@ def equal(a: Value, b: Value) -> bool:
     if isinstance(a, Choice):
         if isinstance(b, Choice):
             return a.letter == b.letter
+        if isinstance(b, Scalar) and b.expr.is_Symbol and b.expr.name.upper() == a.letter:
+            return True  # \boxed{c} for option (C)
         return a.rest is not None and equal(a.rest, b)
     if isinstance(a, Text) or isinstance(b, Text):
         return isinstance(a, Text) and isinstance(b, Text) and a.text == b.text
@@ -61,8 +65,12 @@ def _single(v: Value) -> Value:
 
 
 def _scalars_equal(a: Scalar, b: Scalar) -> bool:
-    if a.unit and b.unit and a.unit != b.unit:
-        return False  # 5 cm is not 5 m; a unit on one side only is dropped
+    if a.var and b.var and _variable(a.var) != _variable(b.var):
+        return False  # x = 3 and y = 3 are different lines
+    if a.unit and b.unit and a.unit != b.unit:  # a unit on one side only is dropped
+        (dim_a, size_a), (dim_b, size_b) = unit_size(a.unit), unit_size(b.unit)
+        # 500 cm is 5 m; 5 cm is not 5 m
+        return dim_a == dim_b and expressions_equal(a.expr * size_a, b.expr * size_b)
     readings = [(a.expr, a.places, b.expr, b.places)]
     if a.percent != b.percent:  # 50% is 50 to some keys and 0.5 to others
         p, q = (a, b) if a.percent else (b, a)
@@ -77,6 +85,11 @@ def _scalars_equal(a: Scalar, b: Scalar) -> bool:
         if expressions_equal(x, y, max(places) if places else None):
             return True
     return False
+
+
+def _variable(name: str) -> str:
+    """y, f(x) and g(x) all name the function's value; other names stand for themselves."""
+    return "y" if re.fullmatch(r"y|[fghpq](?:\^\{?-1\}?)?\([a-z]\)", name) else name
 
 
 def _number(e: sympy.Expr, subs: dict | None = None) -> sympy.Expr | None:
@@ -170,7 +183,14 @@ def _items_equal(a: Items, b: Items) -> bool:
         by_name = {i.var: i for i in b.items}
         return all(_scalars_equal(i, by_name[i.var]) for i in a.items)  # x=1, y=2 is y=2, x=1
     if "tuple" in (a.kind, b.kind):
-        return all(equal(x, y) for x, y in zip(a.items, b.items))
+        if all(equal(x, y) for x, y in zip(a.items, b.items)):
+            return True
+        # b = 3, a = 2 names its values: in alphabetical order it is the point (2, 3)
+        for side, other, names in ((a, b, named[0]), (b, a, named[1])):
+            if len(names) == len(side.items) == len(set(names)):
+                ordered = sorted(side.items, key=lambda i: i.var)
+                return all(equal(x, y) for x, y in zip(ordered, other.items))
+        return False
     if all(equal(x, y) for x, y in zip(a.items, b.items)):
         return True
     # Try the likeliest partner first (nearest value at one point), so a reordered set of n

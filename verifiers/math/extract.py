@@ -16,11 +16,15 @@ _BOX = re.compile(r"\\(?:boxed|fbox)\s*(\{)|\\boxed\s+([^\s${}\\]+)")
 _BETWEEN_BOXES = re.compile(r"(?:\s|[a-zA-Z](?:_\{?\w+\}?)?\s*=|\$|\\\]|\\\[|\\\(|\\\)|,|;|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b)*")
 _CONNECTOR = re.compile(r",|;|\band\b|\bor\b|\\quad|\\qquad")
 _FINAL = re.compile(
-    r"final\s+answer\s*(?:is|:|=)?\s*:?|\bthe\s+answer\s+is\s*:?|\bcorrect\s+(?:answer|option|choice)\s+is\s*:?|"
+    r"final\s+answer\s*(?:is|:|=)?\s*:?|\bthe\s+answer\s+is\s*:?(?!\s*not\b)|\bcorrect\s+(?:answer|option|choice)\s+is\s*:?|"
     r"(?:^|\n)[ \t]*####[ \t]*|(?:^|\n)[ \t]*[*#_]*[ \t]*answer[ \t]*[*_]*[ \t]*[:：][*_]*",
     re.I,
 )
-_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$((?:\\.|[^$\\])+)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S)
+# "The average speed is 60 miles per hour.": a one-sentence solution states its answer after the verb
+_VERB = re.compile(r"\b(?:is|are|was|were|equals|costs?|takes|weighs|becomes|gives|has|have|remains?)\s+(?!not\b)", re.I)
+_YES_NO = re.compile(r"^(yes|no)\b[,.!]", re.I)
 _BARE = 60  # plain text this short with no box may be nothing but its answer
 _SENTENCE = 120  # one sentence this short may end in its answer formula
 _REFERENCE = 200  # a reference longer than this is a worked solution
@@ -99,22 +103,54 @@ def _after_phrase(text: str) -> str | None:
     return line.strip(" *.") or None
 
 
+def _span_text(m: re.Match[str]) -> str:
+    return next(g for g in m.groups() if g is not None).strip()
+
+
 def _short_answer(text: str) -> str | None:
-    """A solution that is only its answer: `$\\frac12$`, `x = 2 or x = 3`, `Therefore $x = 5$.`"""
+    """A solution that is only its answer: `$\\frac12$`, `x = 2 or x = 3`, `So $x = 5$ or $x = -5$.`,
+    `The area is 12 square units.`"""
     text = text.strip()
+    if not text or "\n" in text.strip() and len(text) > _BARE:
+        return None
     spans = list(_SPAN.finditer(text))
-    if not spans:
-        return text if 0 < len(text) <= _BARE and "\n" not in text else None
-    if spans[0].start() == 0 and spans[-1].end() == len(text.rstrip(".")) and len(text) <= budget.MAX_ANSWER_CHARS:
+    if spans and spans[0].start() == 0 and spans[-1].end() == len(text.rstrip(".")) and len(text) <= budget.MAX_ANSWER_CHARS:
         return text  # nothing but formulas: "$x = 2$ or $x = 3$"
-    if len(text) <= _SENTENCE and "\n" not in text:
-        return next(g for g in spans[-1].groups() if g is not None).strip()
-    return None
+    if len(text) > _SENTENCE:
+        return None
+    if spans:  # the last formula, with the formulas joined to it: "$x = 1$ and $y = 2$"
+        found, left = [_span_text(spans[-1])], spans[-1].start()
+        for m in reversed(spans[:-1]):
+            if not _joins(text[m.end() : left]):
+                break
+            found.insert(0, _span_text(m))
+            left = m.start()
+        return ", ".join(found)
+    if m := _YES_NO.match(text):
+        return m.group(1)
+    verbs = list(_VERB.finditer(text))
+    if not verbs:
+        return text if len(text) <= _BARE else None
+    return text[verbs[-1].end() :].strip().rstrip(".!").strip() or None
+
+
+def last_boxes(solution: str, n: int) -> list[str] | None:
+    """The last `n` complete boxes of the solution section, for a multi-part reference
+    ("(a) … \\boxed{4}  (b) … \\boxed{9}" against "4, 9"); None if there are fewer."""
+    section = solution_section(solution)
+    starts = list(_BOX.finditer(section))[-n:]
+    boxes = [_box(section, m) for m in starts]
+    if len(boxes) < n or any(b is None for b in boxes):
+        return None
+    return [b[0] for b in boxes]  # type: ignore[index]
 
 
 def answer_text(solution: str) -> tuple[str | None, str]:
     """(the answer as written, where it came from) for a model's output; None when there is none."""
     section = solution_section(solution)
+    tags = _ANSWER_TAG.findall(section)
+    if tags and tags[-1].strip():
+        return tags[-1].strip(), "<answer> tag"
     boxes = boxed(section)
     if boxes is None:
         return None, "the final \\boxed{} is cut off"
@@ -138,7 +174,7 @@ def reference_text(gold: str) -> str | None:
         return None
     if boxes:
         return ", ".join(boxes)
-    if len(gold) > _REFERENCE or "\n\n" in gold.strip():
+    if len(gold) > _REFERENCE or "\n" in gold.strip() or "####" in gold:
         phrase = _after_phrase(gold)
         if phrase is not None:
             return phrase
