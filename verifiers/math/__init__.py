@@ -2,8 +2,9 @@
 
 `verify(solution, gold)` for one pair; `verify_many(tasks)` for a run: each distinct reference is
 parsed once, and the pairs are judged in worker processes under a hard deadline.
-The pieces, top to bottom: `extract` finds the answer, `answer` reads it into a typed value
-(through `latex`, our own parser), `equal` compares values, `budget` bounds all of it.
+The pieces, top to bottom: `extract` finds the answer, `surface` settles its conventions (with
+`units`), `answer` reads it into a typed value (through `latex`, our own parser), `equal` compares
+values, `budget` bounds all of it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from typing import Any
 from ..pool import run_with_deadline
 from ..verdict import Verdict
 from . import budget
-from .answer import Items, Value, clean, parse_answer
-from .budget import TooCostly
+from .answer import Items, Value, parse_answer
 from .equal import equal
 from .extract import answer_text, last_boxes, reference_text
-from .latex import ParseError
+from .surface import clean
 
 DEFAULT_TIMEOUT_S = 2.0
 

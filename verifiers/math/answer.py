@@ -1,8 +1,5 @@
 """An extracted answer string → a typed value: a number or expression, an equation, a list, tuple
-or set, intervals, a matrix, words, or a multiple-choice letter.
-
-Surface conventions are settled here, once, for both sides: math delimiters, spacing commands,
-`\\text{}` wrappers, units, degrees, percent, currency and thousands separators.
+or set, intervals, a matrix, words, or a multiple-choice letter (after `surface.clean`).
 """
 
 from __future__ import annotations
@@ -15,6 +12,7 @@ import sympy
 from . import budget
 from .budget import TooCostly
 from .latex import Chain, NotMath, ParseError, parse_formula
+from .surface import Cleaned, clean
 
 
 @dataclass(frozen=True)
@@ -63,88 +61,7 @@ class Choice:
 
 Value = Scalar | Relation | Items | Intervals | Matrix | Text | Choice
 
-_UNICODE = {
-    "−": "-", "–": "-", "×": "\\times ", "÷": "\\div ", "·": "\\cdot ", "π": "\\pi ", "∞": "\\infty ",
-    "√": "\\sqrt", "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "±": "\\pm ", "∓": "\\mp ", "°": "^\\circ",
-    "²": "^2", "³": "^3", "½": "(1/2)", "⅓": "(1/3)", "¼": "(1/4)", "¾": "(3/4)", "∪": "\\cup ", "∩": "\\cap ", "∈": "\\in ", "∅": "\\emptyset ", "\u00a0": " ", "，": ",",
-}
-_SPACING = re.compile(
-    r"(?<!\\)\\(?:[,;:! ]|quad|qquad|displaystyle|textstyle|hfill|noindent|phantom\{[^{}]*\})|~"
-    r"|\\(?:left|right)\.|\\(?:left|right|[bB]ig[lr]?)(?![a-zA-Z])"
-)
-_WRAPPERS = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mathsf|mbox|operatorname|boldsymbol|bm|emph)\s*\{")
-_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\s*\bdegrees?\b|\s*\bdeg\b")
-_PERCENT = re.compile(r"\\%|%|\s*\bpercent\b")
-_CURRENCY = {
-    "dollar": re.compile(r"\\\$|\bUSD\b|\bdollars?\b"),
-    "euro": re.compile(r"€|\\euro\b|\bEUR\b|\beuros?\b"),
-    "gbp": re.compile(r"£|\\pounds\b|\bGBP\b"),
-}
-_UNITS = (
-    r"(?P<unit>(?:square|sq\.?|cubic)?\s*(?:cm|mm|km|m|meters?|metres?|centimeters?|millimeters?|kilometers?|inch(?:es)?|in|"
-    r"ft|feet|foot|yards?|yd|miles?|mi|mph|kph|km/h|m/s|units?|kg|g|grams?|mg|lbs?|pounds?|oz|ounces?|tons?|"
-    r"s|sec|seconds?|min|minutes?|h|hrs?|hours?|days?|weeks?|months?|years?|cents?|liters?|litres?|L|mL|ml|"
-    r"gallons?|cups?|people|students|ways|dollars?|points?|cookies|apples|marbles|balls|coins|books|"
-    r"edges|vertices|faces|triangles|squares|numbers|integers|digits|times|percent|degrees?|radians?|rad)"
-    r"(?:\s*\^\s*\{?[23]\}?|\^?[23²³])?)"
-)
-# Units that measure: 5 cm and 5 m differ, 500 cm and 5 m do not. Counted nouns (apples, ways)
-# are not compared. Each spelling → (unit, dimension, size in the dimension's base unit).
-_R = sympy.Rational
-_MEASURES: dict[str, tuple[str, str, sympy.Rational]] = {
-    spelling: (names[0], dimension, _R(size))
-    for names, dimension, size in [
-        (("mm", "millimeter", "millimetre"), "length", _R(1, 1000)),
-        (("cm", "centimeter", "centimetre"), "length", _R(1, 100)),
-        (("m", "meter", "metre"), "length", 1),
-        (("km", "kilometer", "kilometre"), "length", 1000),
-        (("in", "inch", "inche"), "length", _R(254, 10_000)),
-        (("ft", "foot", "feet"), "length", _R(3048, 10_000)),
-        (("yd", "yard"), "length", _R(9144, 10_000)),
-        (("mi", "mile"), "length", _R(1_609_344, 1000)),
-        (("mg", "milligram"), "mass", _R(1, 1000)),
-        (("g", "gram"), "mass", 1),
-        (("kg", "kilogram"), "mass", 1000),
-        (("lb", "pound"), "mass", _R(45_359_237, 100_000)),
-        (("oz", "ounce"), "mass", _R(28_349_523_125, 10**9)),
-        (("s", "sec", "second"), "time", 1),
-        (("min", "minute"), "time", 60),
-        (("h", "hr", "hour"), "time", 3600),
-        (("day",), "time", 86_400),
-        (("week",), "time", 604_800),
-        (("ml", "milliliter", "millilitre"), "volume", _R(1, 1000)),
-        (("l", "liter", "litre"), "volume", 1),
-        (("gal", "gallon"), "volume", _R(3_785_411_784, 10**9)),
-        (("m/s",), "speed", 1),
-        (("km/h", "kph"), "speed", _R(1000, 3600)),
-        (("mph",), "speed", _R(1_609_344, 3_600_000)),
-        (("dollar", "usd"), "usd", 1),
-        (("cent",), "usd", _R(1, 100)),
-        (("euro",), "eur", 1),
-        (("gbp",), "gbp", 1),
-        (("rad", "radian"), "angle", 1),
-        (("month",), "month", 1),
-        (("year",), "year", 1),
-        (("cup",), "cup", 1),
-    ]
-    for spelling in names
-}
-_UNIT_NAMES = {unit: (dimension, size) for unit, dimension, size in _MEASURES.values()}
-
-
-def unit_size(unit: str) -> tuple[str, sympy.Rational]:
-    """("length2", 1/10000) for "cm2": the dimension and size of a unit from `_measure`."""
-    power = int(unit[-1]) if unit[-1] in "23" else 1
-    dimension, size = _UNIT_NAMES[unit.rstrip("23")]
-    return dimension + (str(power) if power > 1 else ""), size**power
-_UNIT_WRAPPED = re.compile(r"(?<=\S)\s*\\(?:text|mathrm|mbox|textnormal|,)?\s*\{\s*" + _UNITS + r"\s*\}\s*$")
-_UNIT_TRAILING = re.compile(r"(?<=[\d}).])\s*" + _UNITS + r"\.?\s*$")
-# 5 \text{ red balls}, 5 red balls: a count and its noun
-_NOUN_AFTER_NUMBER = re.compile(
-    r"(?<=[\d}])\s*\\(?:text|mbox|mathrm|textnormal)\{\s*[a-zA-Z][a-zA-Z .]*\}\s*$"
-    r"|(?<=\d)\s+(?!(?:and|or|to|times)\b)[a-zA-Z]{3,}(?:\s+[a-zA-Z]+)*\.?\s*$"
-)
-_SPACED_THOUSANDS = re.compile(r"\d{1,3}(?: \d{3})+(?:\.\d+)?")
+_NAMED_TUPLE = re.compile(r"^\(\s*[a-zA-Z](?:\s*,\s*[a-zA-Z])+\s*\)\s*=\s*(.+)$", re.S)
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL = re.compile(r"[-+]?(\d*)\.(\d+)")
 _SCIENTIFIC = re.compile(r"[-+]?\d+(?:\.(\d+))?\s*(?:[eE]|\s*(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*)\{?([-+]?\d+)\}?")
@@ -162,146 +79,7 @@ _EMPTY = re.compile(
     r"^(?:\\emptyset|\\varnothing|\\\{\s*\\\}|\{\s*\}|(?:there (?:is|are) )?no (?:real )?solutions?|none)$", re.I
 )
 _REALS_EXCEPT = re.compile(r"^(?:\\mathbb\{R\}|\\R)\s*(?:\\setminus|\\backslash|-|\\smallsetminus)\s*\\\{(.+)\\\}$")
-_REPEATING = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\overline\{(\d{1,12})\}")
-_NAMED_TUPLE = re.compile(r"^\(\s*[a-zA-Z](?:\s*,\s*[a-zA-Z])+\s*\)\s*=\s*(.+)$", re.S)
-_OVER = re.compile(r"\{([^{}]*)\\over([^{}]*)\}")
-# an aside after the answer: 5 \text{ (not 6)}, 7 \text{, since } 3 + 4 = 7, \pi \approx 3.14
-_ASIDE = re.compile(
-    r"(?<=\S)\s*(?:\\text\{\s*\([^{}]*\)\s*\}|\\text\{\s*,?\s*(?:since|because|as|where|which)\b.*"
-    r"|,\s*(?:since|because|where|which)\b.*|\s(?:\\approx|≈)\s*[-+]?[\d.]+\s*)$",
-    re.S,
-)
-_WORD_NUMBERS = {
-    w: str(n)
-    for n, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen twenty".split()
-    )
-} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
-     "hundred": "100", "thousand": "1000", "one half": "1/2", "a half": "1/2", "one third": "1/3", "a third": "1/3",
-     "one quarter": "1/4", "a quarter": "1/4", "two thirds": "2/3", "three quarters": "3/4"}
-_WORD_NUMBER = re.compile(r"^(" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")\b", re.I)
-_INFINITELY_MANY = re.compile(r"infinitely many(?: \w+)*|infinity|infinite", re.I)
-_ANSWER_PHRASE = re.compile(
-    r"^(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is\b|:)\s*)?(?:\\approx|approximately|approx\.?|about|roughly)?\s*", re.I
-)
-_BASE_NUMBER = re.compile(r"^([0-9A-F]+)_\{?(\d{1,2})\}?$")
 _PLUS_MINUS = re.compile(r"\\pm|\\mp|\+-|\+/-")
-
-
-@dataclass(frozen=True)
-class Cleaned:
-    text: str
-    percent: bool
-    degrees: bool
-    unit: str | None = None
-
-
-def _measure(unit_text: str) -> str | None:
-    t = re.sub(r"[\s{}^.]", "", unit_text.lower()).replace("²", "2").replace("³", "3")
-    power = t[-1] if t[-1:] in ("2", "3") else ""
-    t = t.rstrip("23")
-    for prefix, p in (("square", "2"), ("sq", "2"), ("cubic", "3")):
-        if t.startswith(prefix):
-            t, power = t[len(prefix) :], p
-    found = _MEASURES.get(t) or (_MEASURES.get(t[:-1]) if t.endswith("s") else None)
-    return found[0] + power if found else None
-
-
-def _unwrap(s: str) -> str:
-    """`\\text{abc}` → `abc` for every wrapper, with balanced braces."""
-    for _ in range(budget.MAX_NESTING):
-        m = _WRAPPERS.search(s)
-        if not m:
-            return s
-        depth, i = 1, m.end()
-        while i < len(s) and depth:
-            depth += (s[i] == "{") - (s[i] == "}")
-            i += 1
-        if depth:
-            raise ParseError("unbalanced braces")
-        s = s[: m.start()] + s[m.end() : i - 1] + s[i:]
-    raise TooCostly("wrappers nested too deeply")
-
-
-def strip_delimiters(s: str) -> str:
-    s = s.strip()
-    for _ in range(4):
-        for open_, close in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-            if s.startswith(open_) and s.endswith(close) and len(s) >= len(open_) + len(close):
-                s = s[len(open_) : len(s) - len(close)].strip()
-                break
-        else:
-            return s
-    return s
-
-
-def clean(raw: str) -> Cleaned:
-    if len(raw) > budget.MAX_ANSWER_CHARS:
-        raise TooCostly(f"answer longer than {budget.MAX_ANSWER_CHARS} characters")
-    s = strip_delimiters(raw)
-    for k, v in _UNICODE.items():
-        s = s.replace(k, v)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("{,}", "").replace(",\\!", ",")
-    s = re.sub(r"(\d)\\[,!]\s?(?=\d{3}\b)", r"\1", s)  # 1\,000 is a thousand
-    s = _OVER.sub(r"\\frac{\1}{\2}", s)  # {5 \over 8}
-    units: list[str] = []
-    for currency, pattern in _CURRENCY.items():
-        s, found = pattern.subn("", s)
-        units += [currency] * bool(found)
-    s = s.replace("$", "")
-    s = _ASIDE.sub("", s)
-    s, degrees = _DEGREES.subn("", s)
-    s, percent = _PERCENT.subn("", s)
-    s = _SPACING.sub(" ", s)
-
-    def drop_unit(m: re.Match[str]) -> str:
-        units.append(m.group("unit"))
-        return ""
-
-    s = _UNIT_WRAPPED.sub(drop_unit, s)
-    s = _UNIT_TRAILING.sub(drop_unit, s)
-    s = _NOUN_AFTER_NUMBER.sub("", s)
-    s = _REPEATING.sub(_repeating_fraction, s)
-    s = _unwrap(s)
-    s = _UNIT_TRAILING.sub(drop_unit, s)
-    s = _NOUN_AFTER_NUMBER.sub("", s)
-    s = re.sub(r"\s+", " ", s).strip().rstrip(".;,").strip()
-    s = _WORD_NUMBER.sub(lambda m: _WORD_NUMBERS[m.group(1).lower()], s)  # twelve eggs → 12 eggs
-    s = _NOUN_AFTER_NUMBER.sub("", s)
-    s = _strip_redundant(_ANSWER_PHRASE.sub("", s))
-    s = _BASE_NUMBER.sub(r"\1", s)  # 10201_3 and 10201_{3}: compared by their digits
-    if _INFINITELY_MANY.fullmatch(s):
-        s = "\\infty"
-    if _SPACED_THOUSANDS.fullmatch(s):  # 1 000 000
-        s = s.replace(" ", "")
-    s = re.sub(r"^(?:is|=)\s+", "", s)
-    unit = _measure(units[-1]) if units else None
-    return Cleaned(s, percent=bool(percent), degrees=bool(degrees), unit=unit)
-
-
-def _repeating_fraction(m: re.Match[str]) -> str:
-    """0.1\\overline{6} → \\frac{15}{90}."""
-    whole, fixed, repeat = m.group(1) or "0", m.group(2), m.group(3)
-    num = int(whole + fixed + repeat) - int(whole + fixed)
-    return f"\\frac{{{num}}}{{{10 ** len(fixed) * (10 ** len(repeat) - 1)}}}"
-
-
-def _strip_redundant(s: str) -> str:
-    """`{{{5}}}` → `5` and `((5))` → `(5)`, in one pass: the parser then needs no deep nesting."""
-    s = re.sub(r"([({\[])\s+", r"\1", s)
-    s = re.sub(r"\s+([)}\]])", r"\1", s)
-    match: dict[int, int] = {}
-    stack: list[int] = []
-    for i, c in enumerate(s):
-        if c in "({[":
-            stack.append(i)
-        elif c in ")}]" and stack:
-            match[stack.pop()] = i
-    i, j = 0, len(s) - 1
-    while i < j and match.get(i) == j and (s[i] == "{" or (s[i + 1] == "(" and match.get(i + 1) == j - 1)):
-        i, j = i + 1, j - 1
-    return s[i : j + 1]
 
 
 def _split_top(s: str, separator: re.Pattern[str]) -> list[str]:

@@ -14,7 +14,8 @@ import re
 import sympy
 
 from . import budget
-from .answer import Choice, Intervals, Items, Matrix, Relation, Scalar, Text, Value, unit_size
+from .answer import Choice, Intervals, Items, Matrix, Relation, Scalar, Text, Value
+from .units import unit_size
 
 _PRECISION = 40
 _POINTS = tuple(sympy.Rational(n, 10_000) for n in (18_471, -6_133, 31_193, 4_271, -23_894, 7_523, 12_917, -4_409))

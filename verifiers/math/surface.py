@@ -1,0 +1,166 @@
+"""Surface conventions settled once, for both sides, before an answer is read: math delimiters,
+unicode, spacing commands, `\\text{}` wrappers, units, degrees, percent, currency, thousands
+separators, number words, asides and redundant brackets.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import budget
+from .budget import TooCostly
+from .latex import ParseError
+from .units import UNITS, measure
+
+_UNICODE = {
+    "−": "-", "–": "-", "×": "\\times ", "÷": "\\div ", "·": "\\cdot ", "π": "\\pi ", "∞": "\\infty ",
+    "√": "\\sqrt", "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "±": "\\pm ", "∓": "\\mp ", "°": "^\\circ",
+    "²": "^2", "³": "^3", "½": "(1/2)", "⅓": "(1/3)", "¼": "(1/4)", "¾": "(3/4)", "∪": "\\cup ", "∩": "\\cap ", "∈": "\\in ", "∅": "\\emptyset ", "\u00a0": " ", "，": ",",
+}
+_SPACING = re.compile(
+    r"(?<!\\)\\(?:[,;:! ]|quad|qquad|displaystyle|textstyle|hfill|noindent|phantom\{[^{}]*\})|~"
+    r"|\\(?:left|right)\.|\\(?:left|right|[bB]ig[lr]?)(?![a-zA-Z])"
+)
+_WRAPPERS = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mathsf|mbox|operatorname|boldsymbol|bm|emph)\s*\{")
+_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\s*\bdegrees?\b|\s*\bdeg\b")
+_PERCENT = re.compile(r"\\%|%|\s*\bpercent\b")
+_CURRENCY = {
+    "dollar": re.compile(r"\\\$|\bUSD\b|\bdollars?\b"),
+    "euro": re.compile(r"€|\\euro\b|\bEUR\b|\beuros?\b"),
+    "gbp": re.compile(r"£|\\pounds\b|\bGBP\b"),
+}
+_UNIT_WRAPPED = re.compile(r"(?<=\S)\s*\\(?:text|mathrm|mbox|textnormal|,)?\s*\{\s*" + UNITS + r"\s*\}\s*$")
+_UNIT_TRAILING = re.compile(r"(?<=[\d}).])\s*" + UNITS + r"\.?\s*$")
+# 5 \text{ red balls}, 5 red balls: a count and its noun
+_NOUN_AFTER_NUMBER = re.compile(
+    r"(?<=[\d}])\s*\\(?:text|mbox|mathrm|textnormal)\{\s*[a-zA-Z][a-zA-Z .]*\}\s*$"
+    r"|(?<=\d)\s+(?!(?:and|or|to|times)\b)[a-zA-Z]{3,}(?:\s+[a-zA-Z]+)*\.?\s*$"
+)
+_SPACED_THOUSANDS = re.compile(r"\d{1,3}(?: \d{3})+(?:\.\d+)?")
+_REPEATING = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\overline\{(\d{1,12})\}")
+_OVER = re.compile(r"\{([^{}]*)\\over([^{}]*)\}")
+# an aside after the answer: 5 \text{ (not 6)}, 7 \text{, since } 3 + 4 = 7, \pi \approx 3.14
+_ASIDE = re.compile(
+    r"(?<=\S)\s*(?:\\text\{\s*\([^{}]*\)\s*\}|\\text\{\s*,?\s*(?:since|because|as|where|which)\b.*"
+    r"|,\s*(?:since|because|where|which)\b.*|\s(?:\\approx|≈)\s*[-+]?[\d.]+\s*)$",
+    re.S,
+)
+_WORD_NUMBERS = {
+    w: str(n)
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
+     "hundred": "100", "thousand": "1000", "one half": "1/2", "a half": "1/2", "one third": "1/3", "a third": "1/3",
+     "one quarter": "1/4", "a quarter": "1/4", "two thirds": "2/3", "three quarters": "3/4"}
+_WORD_NUMBER = re.compile(r"^(" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")\b", re.I)
+_INFINITELY_MANY = re.compile(r"infinitely many(?: \w+)*|infinity|infinite", re.I)
+_ANSWER_PHRASE = re.compile(
+    r"^(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is\b|:)\s*)?(?:\\approx|approximately|approx\.?|about|roughly)?\s*", re.I
+)
+_BASE_NUMBER = re.compile(r"^([0-9A-F]+)_\{?(\d{1,2})\}?$")
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    text: str
+    percent: bool
+    degrees: bool
+    unit: str | None = None
+
+
+def _unwrap(s: str) -> str:
+    """`\\text{abc}` → `abc` for every wrapper, with balanced braces."""
+    for _ in range(budget.MAX_NESTING):
+        m = _WRAPPERS.search(s)
+        if not m:
+            return s
+        depth, i = 1, m.end()
+        while i < len(s) and depth:
+            depth += (s[i] == "{") - (s[i] == "}")
+            i += 1
+        if depth:
+            raise ParseError("unbalanced braces")
+        s = s[: m.start()] + s[m.end() : i - 1] + s[i:]
+    raise TooCostly("wrappers nested too deeply")
+
+
+def strip_delimiters(s: str) -> str:
+    s = s.strip()
+    for _ in range(4):
+        for open_, close in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+            if s.startswith(open_) and s.endswith(close) and len(s) >= len(open_) + len(close):
+                s = s[len(open_) : len(s) - len(close)].strip()
+                break
+        else:
+            return s
+    return s
+
+
+def clean(raw: str) -> Cleaned:
+    if len(raw) > budget.MAX_ANSWER_CHARS:
+        raise TooCostly(f"answer longer than {budget.MAX_ANSWER_CHARS} characters")
+    s = strip_delimiters(raw)
+    for k, v in _UNICODE.items():
+        s = s.replace(k, v)
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("{,}", "").replace(",\\!", ",")
+    s = re.sub(r"(\d)\\[,!]\s?(?=\d{3}\b)", r"\1", s)  # 1\,000 is a thousand
+    s = _OVER.sub(r"\\frac{\1}{\2}", s)  # {5 \over 8}
+    units: list[str] = []
+    for currency, pattern in _CURRENCY.items():
+        s, found = pattern.subn("", s)
+        units += [currency] * bool(found)
+    s = s.replace("$", "")
+    s = _ASIDE.sub("", s)
+    s, degrees = _DEGREES.subn("", s)
+    s, percent = _PERCENT.subn("", s)
+    s = _SPACING.sub(" ", s)
+
+    def drop_unit(m: re.Match[str]) -> str:
+        units.append(m.group("unit"))
+        return ""
+
+    s = _UNIT_WRAPPED.sub(drop_unit, s)
+    s = _UNIT_TRAILING.sub(drop_unit, s)
+    s = _NOUN_AFTER_NUMBER.sub("", s)
+    s = _REPEATING.sub(_repeating_fraction, s)
+    s = _unwrap(s)
+    s = _UNIT_TRAILING.sub(drop_unit, s)
+    s = re.sub(r"\s+", " ", s).strip().rstrip(".;,").strip()
+    s = _WORD_NUMBER.sub(lambda m: _WORD_NUMBERS[m.group(1).lower()], s)  # twelve eggs → 12 eggs
+    s = _NOUN_AFTER_NUMBER.sub("", s)
+    s = _strip_redundant(_ANSWER_PHRASE.sub("", s))
+    s = _BASE_NUMBER.sub(r"\1", s)  # 10201_3 and 10201_{3}: compared by their digits
+    if _INFINITELY_MANY.fullmatch(s):
+        s = "\\infty"
+    if _SPACED_THOUSANDS.fullmatch(s):  # 1 000 000
+        s = s.replace(" ", "")
+    s = re.sub(r"^(?:is|=)\s+", "", s)
+    unit = measure(units[-1]) if units else None
+    return Cleaned(s, percent=bool(percent), degrees=bool(degrees), unit=unit)
+
+
+def _repeating_fraction(m: re.Match[str]) -> str:
+    """0.1\\overline{6} → \\frac{15}{90}."""
+    whole, fixed, repeat = m.group(1) or "0", m.group(2), m.group(3)
+    num = int(whole + fixed + repeat) - int(whole + fixed)
+    return f"\\frac{{{num}}}{{{10 ** len(fixed) * (10 ** len(repeat) - 1)}}}"
+
+
+def _strip_redundant(s: str) -> str:
+    """`{{{5}}}` → `5` and `((5))` → `(5)`, in one pass: the parser then needs no deep nesting."""
+    s = re.sub(r"([({\[])\s+", r"\1", s)
+    s = re.sub(r"\s+([)}\]])", r"\1", s)
+    match: dict[int, int] = {}
+    stack: list[int] = []
+    for i, c in enumerate(s):
+        if c in "({[":
+            stack.append(i)
+        elif c in ")}]" and stack:
+            match[stack.pop()] = i
+    i, j = 0, len(s) - 1
+    while i < j and match.get(i) == j and (s[i] == "{" or (s[i + 1] == "(" and match.get(i + 1) == j - 1)):
+        i, j = i + 1, j - 1
+    return s[i : j + 1]
