@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 MAX_ANSWER_CHARS = 20_000  # parsed in linear time; longer is compared verbatim, never parsed
-MAX_NESTING = 100  # parentheses, braces, signs, exponents and nested commands
-MAX_INTEGER_BITS = 30_000  # 2^30000 has ~9000 digits: more than any real answer, cheap to build
-MAX_LITERAL_DIGITS = 4000  # 1e4000 is fine, 1e999999 is a million-digit integer
+MAX_NESTING = 150  # parentheses, braces, signs, exponents and nested commands
+MAX_INTEGER_BITS = 200_000  # any one exact number or product: 2^65536 fits, and builds in microseconds
+MAX_LITERAL_DIGITS = 20_000  # 1e20000 is fine, 1e999999 is a million-digit integer
 MAX_FACTORIAL = 2000
 MAX_ITEMS = 64  # answers in one list, tuple, set or matrix
 MAX_BOXES = 1000  # \boxed{} commands scanned in one solution

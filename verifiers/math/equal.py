@@ -75,7 +75,9 @@ def _scalars_equal(a: Scalar, b: Scalar) -> bool:
     readings = [(a.expr, a.places, b.expr, b.places)]
     if a.percent != b.percent:  # 50% is 50 to some keys and 0.5 to others
         p, q = (a, b) if a.percent else (b, a)
-        readings.append((p.expr / 100, None if p.places is None else p.places + 2, q.expr, q.places))
+        # 33% is 0.33: two written digits, so it vouches for 1/3 as 0.33 would
+        places = p.places if p.places is not None else (0 if p.expr.is_Integer and abs(p.expr) >= 10 else None)
+        readings.append((p.expr / 100, None if places is None else places + 2, q.expr, q.places))
     if a.degrees != b.degrees:  # 30° and π/6
         d, r = (a, b) if a.degrees else (b, a)
         if r.expr.has(sympy.pi):
@@ -101,12 +103,20 @@ def _number(e: sympy.Expr, subs: dict | None = None) -> sympy.Expr | None:
     return v
 
 
-def _close(vx: sympy.Expr, vy: sympy.Expr, tolerance: sympy.Expr | None) -> bool:
-    diff = abs(sympy.N(vx - vy, _PRECISION))
+def _close(vx: sympy.Expr, vy: sympy.Expr, tolerance: sympy.Expr | None, digits: int = _PRECISION) -> bool:
+    diff = abs(sympy.N(vx - vy, digits))
     if tolerance is not None:
         return bool(diff < tolerance)
     scale = max(sympy.S.One, abs(sympy.N(vx, 20)), abs(sympy.N(vy, 20)))
-    return bool(diff <= scale * sympy.Rational(1, 10**25))
+    return bool(diff <= scale * sympy.Rational(1, 10 ** (digits - 15)))
+
+
+def _digits_needed(x: sympy.Expr, y: sympy.Expr) -> int:
+    """Enough digits to see a difference of 1 between two huge numbers (e^1000 and e^1000 + 1)."""
+    magnitude = max(abs(v) for v in (x.evalf(15), y.evalf(15)) if v.is_number)
+    if not magnitude.is_finite or magnitude < 10**20:
+        return _PRECISION
+    return _PRECISION + min(int(sympy.log(magnitude, 10).evalf(15)), budget.MAX_LITERAL_DIGITS)
 
 
 def expressions_equal(x: sympy.Expr, y: sympy.Expr, places: int | None = None) -> bool:
@@ -119,8 +129,11 @@ def expressions_equal(x: sympy.Expr, y: sympy.Expr, places: int | None = None) -
         return tolerance is not None and abs(x - y) < tolerance
     free = x.free_symbols | y.free_symbols
     if not free:
-        vx, vy = _number(x), _number(y)
-        return vx is not None and vy is not None and _close(vx, vy, tolerance)
+        digits = _digits_needed(x, y)
+        vx, vy = x.evalf(digits), y.evalf(digits)
+        if not (vx.is_number and vy.is_number) or vx.has(*_SPECIAL) or vy.has(*_SPECIAL):
+            return False
+        return _close(vx, vy, tolerance, digits)
     agreed = 0
     for subs in _substitutions(free):
         vx, vy = _number(x, subs), _number(y, subs)
@@ -211,8 +224,10 @@ def _fingerprint(v: Value) -> complex:
     if isinstance(v, Scalar):
         subs = _substitutions(v.expr.free_symbols)[0] if v.expr.free_symbols else None
         n = _number(v.expr, subs)
-        if n is not None:
-            return complex(n)
+        try:
+            return complex(n) if n is not None else complex(0)
+        except (OverflowError, TypeError, ValueError):
+            pass
     return complex(0)
 
 

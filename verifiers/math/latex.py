@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 
 import sympy
 
@@ -90,12 +89,35 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     return tokens
 
 
+def _int(digits: str) -> int:
+    """int() in slices: Python refuses to convert more than 4300 digits at once."""
+    value = 0
+    for i in range(0, len(digits), 4000):
+        chunk = digits[i : i + 4000]
+        value = value * 10 ** len(chunk) + int(chunk)
+    return value
+
+
 def _literal(text: str) -> sympy.Rational:
-    digits, _, exponent = text.lower().partition("e")
-    if len(digits) > budget.MAX_LITERAL_DIGITS or (exponent and abs(int(exponent)) > budget.MAX_LITERAL_DIGITS):
+    """Exact: "0.1" is 1/10, "1.5e-3" is 3/2000."""
+    mantissa, _, exponent = text.lower().partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    shift = int(exponent or 0) - len(fraction)
+    if len(whole + fraction) > budget.MAX_LITERAL_DIGITS or abs(shift) > budget.MAX_LITERAL_DIGITS:
         raise TooCostly("number too large to evaluate")
-    f = Fraction(text)  # exact: "0.1" is 1/10
-    return sympy.Rational(f.numerator, f.denominator)
+    n = _int((whole + fraction) or "0")
+    return sympy.Rational(n * 10**shift) if shift >= 0 else sympy.Rational(n, 10**-shift)
+
+
+def _bits(e: sympy.Expr) -> int:
+    return e.p.bit_length() + e.q.bit_length() if e.is_Rational else 0
+
+
+def _product(factors: list[sympy.Expr]) -> sympy.Expr:
+    # sympy multiplies exact numbers out (and merges 3^a·3^b): bound the size of the result first
+    if sum(_bits(f) for f in factors) > budget.MAX_INTEGER_BITS:
+        raise TooCostly("product too large to evaluate")
+    return sympy.Mul(*factors)
 
 
 def _pow(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
@@ -199,7 +221,7 @@ class _Parser:
             elif self.starts_factor(kind, value):
                 factors.append(self.power())
             else:
-                return sympy.Mul(*factors)
+                return _product(factors)
 
     def starts_factor(self, kind: str, value: str) -> bool:
         if kind in ("word", "num"):
@@ -273,9 +295,10 @@ class _Parser:
         if self.peek()[1] in ("(", "{"):
             arg = self.primary()
         else:  # \sin 2x is sin(2x); \sin x \cos x is sin(x)·cos(x)
-            arg = self.power()
+            factors = [self.power()]
             while self.starts_factor(*self.peek()) and not self.starts_function():
-                arg = arg * self.power()
+                factors.append(self.power())
+            arg = _product(factors)
         out = sympy.log(arg, base) if base is not None else fn(arg)
         return _pow(out, exponent) if exponent is not None else out
 
