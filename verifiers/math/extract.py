@@ -17,10 +17,16 @@ _BETWEEN_BOXES = re.compile(r"(?:\s|[a-zA-Z](?:_\{?\w+\}?)?\s*=|\$|\\\]|\\\[|\\\
 _CONNECTOR = re.compile(r",|;|\band\b|\bor\b|\\quad|\\qquad")
 _FINAL = re.compile(
     r"final\s+answer\s*(?:is|:|=)?\s*:?|\bthe\s+answer\s+is\s*:?(?!\s*not\b)|\bcorrect\s+(?:answer|option|choice)\s+is\s*:?|"
-    r"(?:^|\n)[ \t]*####[ \t]*|(?:^|\n)[ \t]*[*#_]*[ \t]*answer[ \t]*[*_]*[ \t]*[:：][*_]*",
+    r"(?:^|\n)[ \t]*####[ \t]*(?!\d+\.\s)(?=[^\n]{1,40}(?:\n|$))|(?:^|\n)[ \t]*[*#_]*[ \t]*answer[ \t]*[*_]*[ \t]*[:：][*_]*",
     re.I,
 )
-_SPAN = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$((?:\\.|[^$\\])+)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+# Bounded lengths keep a text full of unclosed \( linear to scan.
+_SPAN = re.compile(
+    r"\$\$([^$]{1,4000})\$\$|(?<!\\)\$((?:\\.|[^$\\]){1,4000})\$|\\\(([^\n]{1,2000}?)\\\)|\\\[((?:.|\n){1,4000}?)\\\]"
+)
+_SENTENCE_END = re.compile(r"\s*[.!;,]?\s*(?:I hope it is correct\.?)?\s*", re.I)
+_NEGATED = re.compile(r"\bnot\b|n't\b", re.I)
+_PART_LABEL = re.compile(r"(?:\(|\b)(?:[a-h]|i{1,3}|iv|vi{0,3}|\d{1,2})\)|\bpart\s*\(?(?:[a-h]|\d{1,2}|i{1,3}|iv)\b", re.I)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S)
 # "The average speed is 60 miles per hour.": a one-sentence solution states its answer after the verb
 _VERB = re.compile(r"\b(?:is|are|was|were|equals|costs?|takes|weighs|becomes|gives|has|have|remains?)\s+(?!not\b)", re.I)
@@ -95,16 +101,33 @@ def _after_phrase(text: str) -> str | None:
         pass
     if last is None:
         return None
-    tail = text[last.end() :].lstrip(" \t*:")
-    if m := _SPAN.match(tail):
-        return next(g for g in m.groups() if g is not None).strip()
-    line = tail.split("\n", 1)[0]
+    line = text[last.end() :].lstrip(" \t*:_\n").split("\n", 1)[0]
+    if (group := _formula_group(line)) is not None:
+        return group
     line = re.split(r"\.\s|\.$", line, maxsplit=1)[0]
     return line.strip(" *.") or None
 
 
 def _span_text(m: re.Match[str]) -> str:
     return next(g for g in m.groups() if g is not None).strip()
+
+
+def _formula_group(sentence: str) -> str | None:
+    """The answer a sentence states in formulas: its last formula with those joined to it
+    ("$x = 1$ and $y = 2$"). None when it has no formula; the whole sentence when its formulas
+    are not one group or words follow them ("$\\frac12$ if $n$ is even"), so that nothing is guessed."""
+    spans = list(_SPAN.finditer(sentence))
+    if not spans:
+        return None
+    found, left = [_span_text(spans[-1])], spans[-1].start()
+    for m in reversed(spans[:-1]):
+        if not _joins(sentence[m.end() : left]):
+            break
+        found.insert(0, _span_text(m))
+        left = m.start()
+    if len(found) < len(spans) or not _SENTENCE_END.fullmatch(sentence, spans[-1].end()):
+        return sentence.strip()
+    return ", ".join(found)
 
 
 def _short_answer(text: str) -> str | None:
@@ -116,18 +139,12 @@ def _short_answer(text: str) -> str | None:
     spans = list(_SPAN.finditer(text))
     if spans and spans[0].start() == 0 and spans[-1].end() == len(text.rstrip(".")) and len(text) <= budget.MAX_ANSWER_CHARS:
         return text  # nothing but formulas: "$x = 2$ or $x = 3$"
-    if len(text) > _SENTENCE:
-        return None
-    if spans:  # the last formula, with the formulas joined to it: "$x = 1$ and $y = 2$"
-        found, left = [_span_text(spans[-1])], spans[-1].start()
-        for m in reversed(spans[:-1]):
-            if not _joins(text[m.end() : left]):
-                break
-            found.insert(0, _span_text(m))
-            left = m.start()
-        return ", ".join(found)
     if m := _YES_NO.match(text):
         return m.group(1)
+    if len(text) > _SENTENCE or _NEGATED.search(text):
+        return None  # "The answer is not $5$." states no answer
+    if spans:
+        return _formula_group(text)
     verbs = list(_VERB.finditer(text))
     if not verbs:
         return text if len(text) <= _BARE else None
@@ -142,6 +159,10 @@ def last_boxes(solution: str, n: int) -> list[str] | None:
     boxes = [_box(section, m) for m in starts]
     if len(boxes) < n or any(b is None for b in boxes):
         return None
+    # each box in its own labelled part, so an earlier draft is never taken for a part
+    for before, after in zip(boxes, starts[1:]):
+        if not _PART_LABEL.search(section, before[1], after.start()):  # type: ignore[index]
+            return None
     return [b[0] for b in boxes]  # type: ignore[index]
 
 
