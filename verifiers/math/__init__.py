@@ -87,14 +87,14 @@ def judge(solution: str, ref: Reference) -> Verdict:
         return Verdict(passed=False, status="parse_error", reason=problem or "answer not readable", **seen)
     try:
         same = equal(value, ref.value)
+        if not same and isinstance(ref.value, Items) and len(ref.value.items) > 1 and where == "boxed":
+            if parts := _parts_matching(solution, ref.value):
+                same, where = True, "one box per part"
+                seen["extracted"] = seen["normalised"] = parts
     except budget.Timeout:
         raise
     except Exception as e:  # sympy raises a zoo of types on odd input; each is this answer's parse error
         return Verdict(passed=False, status="parse_error", reason=f"comparison failed: {_one_line(e)}", **seen)
-    if not same and isinstance(ref.value, Items) and len(ref.value.items) > 1 and where == "boxed":
-        if parts := _parts_matching(solution, ref.value):
-            same, where = True, "one box per part"
-            seen["extracted"] = seen["normalised"] = parts
     if same:
         return Verdict(passed=True, status="correct", reason=f"equivalent ({where})", **seen)
     return Verdict(passed=False, status="mismatch", reason=f"not equivalent ({where})", **seen)

@@ -23,6 +23,7 @@ class Scalar:
     percent: bool = False
     degrees: bool = False
     unit: str | None = None  # a unit of measure that was written after it
+    base: int | None = None  # the digits were written in this base (10201_3)
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,17 @@ class Choice:
 
 Value = Scalar | Relation | Items | Intervals | Matrix | Text | Choice
 
-_NAMED_TUPLE = re.compile(r"^\(\s*[a-zA-Z](?:\s*,\s*[a-zA-Z])+\s*\)\s*=\s*(.+)$", re.S)
+_NAMED_TUPLE = re.compile(r"^\(\s*([a-zA-Z](?:\s*,\s*[a-zA-Z])+)\s*\)\s*=\s*(.+)$", re.S)
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL = re.compile(r"[-+]?(\d*)\.(\d+)")
 _SCIENTIFIC = re.compile(r"[-+]?\d+(?:\.(\d+))?\s*(?:[eE]|\s*(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*)\{?([-+]?\d+)\}?")
-_CHOICE = re.compile(r"(?:\(?([A-E])\)?|\(([a-e])\))(?:[.:)]?\s+(.+)|[.:)])?")
-_HEDGE = re.compile(r"(?:or|and|/|,|;|\\text\{\s*(?:or|and))\b|\(?[A-E]\)?$", re.I)
+# (C), C), C., C: 12, (c); a bare letter takes option text only after one of ) . :  ("A = 13" is no option)
+_CHOICE = re.compile(r"(?:\(([A-Ea-e])\)|([A-E])(?=[.:)]|$))(?:[.:)]?\s*(?![=<>+\-*/^])(.+)|[.:)])?")
+_HEDGE = re.compile(r"^(?:or|and|/|,|;)\b|\b(?:or|and)\b\s*\(?[A-E]\)?(?![a-zA-Z])|\(([A-E])\)|^\(?[A-E]\)?$", re.I)
 _OPTION_WORD = re.compile(r"^(?:option|choice|answer)\s+(?=\(?[A-E]\b)", re.I)
+# a named answer: x = 3, f(x) = …, f^{-1}(x) = …, f(2) = 5, AB = 5, Area = 12, \angle ABC = 30
 _ASSIGNMENT = re.compile(
-    r"^([a-zA-Z](?:_\{?\w+\}?)?(?:\^\{?-1\}?)?(?:\s*\([a-zA-Z, ]*\))?|\\[a-zA-Z]+)\s*=(?!=)\s*(.+)$", re.S
+    r"^((?:\\angle\s*)?[a-zA-Z]+(?:_\{?\w+\}?)?(?:\^\{?-1\}?)?(?:\s*\([\w, ]*\))?|\\[a-zA-Z]+)\s*=(?!=)\s*(.+)$", re.S
 )
 _MATRIX = re.compile(r"\\begin\{([pbBvV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}\s*([)\]]?)$", re.S)
 _SEPARATOR = re.compile(r"\s*(?:,|;|\\text\{\s*(?:and|or)\s*\}|\b(?:and|or)\b)\s*")
@@ -79,7 +82,7 @@ _EMPTY = re.compile(
     r"^(?:\\emptyset|\\varnothing|\\\{\s*\\\}|\{\s*\}|(?:there (?:is|are) )?no (?:real )?solutions?|none)$", re.I
 )
 _REALS_EXCEPT = re.compile(r"^(?:\\mathbb\{R\}|\\R)\s*(?:\\setminus|\\backslash|-|\\smallsetminus)\s*\\\{(.+)\\\}$")
-_PLUS_MINUS = re.compile(r"\\pm|\\mp|\+-|\+/-")
+_PLUS_MINUS = re.compile(r"\\pm(?![a-zA-Z])|\\mp(?![a-zA-Z])|\+-|\+/-")
 
 
 def _split_top(s: str, separator: re.Pattern[str]) -> list[str]:
@@ -121,8 +124,8 @@ def _places(text: str) -> int | None:
     digits: 0.33 vouches for 1/3 to two places, a lone 0.3 vouches for nothing."""
     if m := _DECIMAL.fullmatch(text):
         mantissa, places = m.group(1) + m.group(2), len(m.group(2))
-    elif m := _SCIENTIFIC.fullmatch(text):
-        mantissa, places = m.group(0), len(m.group(1) or "") - int(m.group(2))
+    elif (m := _SCIENTIFIC.fullmatch(text)) and m.group(1):  # 1.5 x 10^4 is rounded, 15 x 10^3 is exact
+        mantissa, places = m.group(0), len(m.group(1)) - int(m.group(2))
         mantissa = re.split(r"[eE\\*x]", mantissa)[0]
     else:
         return None
@@ -239,8 +242,12 @@ def _structure(s: str) -> Value:
             prefix = prefix[:-1].strip()
         return _matrix(m.group(1), m.group(2), prefix)
     s = _MEMBERSHIP.sub("", s)
-    if m := _NAMED_TUPLE.match(s):  # (a, b) = (3, 4)
-        s = m.group(1).strip()
+    if m := _NAMED_TUPLE.match(s):  # (a, b) = (3, 4): a = 3, b = 4
+        names = [n.strip() for n in m.group(1).split(",")]
+        values = _structure(m.group(2))
+        if isinstance(values, Items) and len(values.items) == len(names) and all(isinstance(v, Scalar) for v in values.items):
+            return Items("tuple", tuple(Scalar(v.expr, v.places, n) for n, v in zip(names, values.items)))
+        raise ParseError("names and values of a tuple do not pair up")
     if _REALS.match(s):
         return Intervals(((sympy.S.NegativeInfinity, sympy.S.Infinity, False, False),))
     if _EMPTY.match(s):
@@ -283,15 +290,17 @@ def _structure(s: str) -> Value:
 
 
 def _text(s: str) -> str:
-    s = re.sub(r"[^a-z0-9]+", " ", s.lower()).strip()
+    """Case, spacing, braces and end punctuation fold away; signs and operators stay (min = -3 ≠ min = 3)."""
+    s = re.sub(r"[{}\\]", " ", s.lower())
+    s = re.sub(r"\s*([^\w\s])\s*", r"\1", re.sub(r"\s+", " ", s)).strip(" .,;:!")
     return re.sub(r"^(?:the|a|an) ", "", s)
 
 
 def _choice(s: str) -> Choice | None:
     s = _OPTION_WORD.sub("", s)
     m = _CHOICE.fullmatch(s)
-    if not m or (m.group(3) and _HEDGE.match(m.group(3))):
-        return None  # "A or B" is two answers, not option A
+    if not m or (m.group(3) and _HEDGE.search(m.group(3))):
+        return None  # "A or B", "(C) 12 or (D) 15" are two answers, not one option
     rest = None
     if m.group(3):
         try:
@@ -302,8 +311,8 @@ def _choice(s: str) -> Choice | None:
 
 
 def _with_flags(value: Value, cleaned: Cleaned) -> Value:
-    if isinstance(value, Scalar) and (cleaned.percent or cleaned.degrees or cleaned.unit):
-        return Scalar(value.expr, value.places, value.var, cleaned.percent, cleaned.degrees, cleaned.unit)
+    if isinstance(value, Scalar) and (cleaned.percent or cleaned.degrees or cleaned.unit or cleaned.base):
+        return Scalar(value.expr, value.places, value.var, cleaned.percent, cleaned.degrees, cleaned.unit, cleaned.base)
     return value
 
 
@@ -312,7 +321,7 @@ def parse_answer(raw: str) -> tuple[str, Value]:
     cleaned = clean(raw)
     if not cleaned.text:
         raise ParseError("empty answer")
-    shown = f"{cleaned.text} [{cleaned.unit}]" if cleaned.unit else cleaned.text
+    shown = cleaned.shown()
     if choice := _choice(cleaned.text):
         return shown, choice
     return shown, _with_flags(_structure(cleaned.text), cleaned)

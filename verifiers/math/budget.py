@@ -15,8 +15,9 @@ from contextvars import ContextVar
 
 MAX_ANSWER_CHARS = 20_000  # parsed in linear time; longer is compared verbatim, never parsed
 MAX_NESTING = 150  # parentheses, braces, signs, exponents and nested commands
-MAX_INTEGER_BITS = 200_000  # any one exact number or product: 2^65536 fits, and builds in microseconds
+MAX_INTEGER_BITS = 100_000  # any one exact number, product or sum: 2^65536 fits, and builds in microseconds
 MAX_LITERAL_DIGITS = 20_000  # 1e20000 is fine, 1e999999 is a million-digit integer
+MAX_SYMBOLIC_EXPONENT = 10_000  # x^10000 is an answer; x^(10^6) is an attack
 MAX_FACTORIAL = 2000
 MAX_ITEMS = 64  # answers in one list, tuple, set or matrix
 MAX_BOXES = 1000  # \boxed{} commands scanned in one solution

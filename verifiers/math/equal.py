@@ -18,7 +18,10 @@ from .answer import Choice, Intervals, Items, Matrix, Relation, Scalar, Text, Va
 from .units import unit_size
 
 _PRECISION = 40
-_POINTS = tuple(sympy.Rational(n, 10_000) for n in (18_471, -6_133, 31_193, 4_271, -23_894, 7_523, 12_917, -4_409))
+# Irregular values of both signs, and two integers (floor(x) + 1 and ceil(x) differ only there)
+_POINTS = tuple(
+    sympy.Rational(n, 10_000) for n in (18_471, -6_133, 30_000, 31_193, 4_271, -20_000, -23_894, 7_523, 12_917, -4_409, 5_683)
+)
 _SPECIAL = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
 
 
@@ -42,7 +45,7 @@ def equal(a: Value, b: Value) -> bool:
         case Scalar(), Scalar():
             return _scalars_equal(a, b)
         case Scalar(), Relation() if a.var:
-            return _relations_equal(Relation(sympy.Symbol(a.var) - a.expr, "="), b)
+            return _relations_equal(_as_relation(a), b)
         case Relation(), Relation():
             return _relations_equal(a, b)
         case Items(), Items():
@@ -66,8 +69,16 @@ def _single(v: Value) -> Value:
 
 
 def _scalars_equal(a: Scalar, b: Scalar) -> bool:
+    if a.base != b.base and a.base and b.base:
+        return False  # 10201_3 is not 10201_5
+    if (a.percent and b.degrees) or (a.degrees and b.percent):
+        return False
+    if (a.degrees and b.unit == "rad") or (a.unit == "rad" and b.degrees):
+        d, r = (a, b) if a.degrees else (b, a)
+        return expressions_equal(d.expr * sympy.pi / 180, r.expr)  # 30° and 0.5236 radians
     if a.var and b.var and _variable(a.var) != _variable(b.var):
-        return False  # x = 3 and y = 3 are different lines
+        # x = 3 and y = 3 are different lines; x = y/2 and y = 2x are the same one
+        return _relations_equal(_as_relation(a), _as_relation(b))
     if a.unit and b.unit and a.unit != b.unit:  # a unit on one side only is dropped
         (dim_a, size_a), (dim_b, size_b) = unit_size(a.unit), unit_size(b.unit)
         # 500 cm is 5 m; 5 cm is not 5 m
@@ -88,6 +99,10 @@ def _scalars_equal(a: Scalar, b: Scalar) -> bool:
         if expressions_equal(x, y, max(places) if places else None):
             return True
     return False
+
+
+def _as_relation(a: Scalar) -> Relation:
+    return Relation(sympy.Symbol(_variable(a.var or "")) - a.expr, "=")
 
 
 def _variable(name: str) -> str:
@@ -111,12 +126,32 @@ def _close(vx: sympy.Expr, vy: sympy.Expr, tolerance: sympy.Expr | None, digits:
     return bool(diff <= scale * sympy.Rational(1, 10 ** (digits - 15)))
 
 
-def _digits_needed(x: sympy.Expr, y: sympy.Expr) -> int:
-    """Enough digits to see a difference of 1 between two huge numbers (e^1000 and e^1000 + 1)."""
+_MAX_DIGITS = 3000  # beyond this, a difference of 1 between two huge numbers is not worth the time
+_PERIODIC = (sympy.sin, sympy.cos, sympy.tan, sympy.cot, sympy.sec, sympy.csc)
+
+
+def _too_large(e: sympy.Expr) -> bool:
+    """A power beyond 10^3000, or a sine of a number beyond 10^6: evaluating either takes seconds."""
+    for node in sympy.preorder_traversal(e):
+        if node.is_Pow or isinstance(node, sympy.exp):
+            v = node.evalf(15)
+            if v.is_number and v.is_finite and abs(v) > sympy.Float(10) ** _MAX_DIGITS:
+                return True
+        elif isinstance(node, _PERIODIC):
+            v = node.args[0].evalf(15)
+            if v.is_number and v.is_finite and abs(v) > 10**6:
+                return True
+    return False
+
+
+def _digits_needed(x: sympy.Expr, y: sympy.Expr) -> int | None:
+    """Enough digits to see a difference of 1 between two huge numbers (e^1000 and e^1000 + 1);
+    None when even that would be too many."""
     magnitude = max(abs(v) for v in (x.evalf(15), y.evalf(15)) if v.is_number)
     if not magnitude.is_finite or magnitude < 10**20:
         return _PRECISION
-    return _PRECISION + min(int(sympy.log(magnitude, 10).evalf(15)), budget.MAX_LITERAL_DIGITS)
+    digits = _PRECISION + int(sympy.log(magnitude, 10).evalf(15))
+    return digits if digits <= _MAX_DIGITS else None
 
 
 def expressions_equal(x: sympy.Expr, y: sympy.Expr, places: int | None = None) -> bool:
@@ -129,7 +164,11 @@ def expressions_equal(x: sympy.Expr, y: sympy.Expr, places: int | None = None) -
         return tolerance is not None and abs(x - y) < tolerance
     free = x.free_symbols | y.free_symbols
     if not free:
+        if _too_large(x) or _too_large(y):
+            return False  # e^{e^{11}}: only the exact paths above may say equal
         digits = _digits_needed(x, y)
+        if digits is None:
+            return False  # too large to tell apart: only the exact paths above may say equal
         vx, vy = x.evalf(digits), y.evalf(digits)
         if not (vx.is_number and vy.is_number) or vx.has(*_SPECIAL) or vy.has(*_SPECIAL):
             return False
@@ -144,9 +183,9 @@ def expressions_equal(x: sympy.Expr, y: sympy.Expr, places: int | None = None) -
         if not _close(vx, vy, tolerance):
             return False
         agreed += 1
-        if agreed == 4:
+        if agreed == 6:
             return True
-    return agreed >= 2
+    return agreed >= 3
 
 
 def _substitutions(free: set) -> list[dict]:
@@ -154,7 +193,8 @@ def _substitutions(free: set) -> list[dict]:
     out = []
     for k in range(len(_POINTS)):
         budget.check()
-        out.append({s: _POINTS[(k + 3 * j) % len(_POINTS)] for j, s in enumerate(symbols)})
+        # every symbol its own value at every point: x and y never coincide
+        out.append({s: _POINTS[(k + 3 * j) % len(_POINTS)] + sympy.Rational(j, 97) for j, s in enumerate(symbols)})
     return out
 
 
@@ -192,6 +232,10 @@ def _items_equal(a: Items, b: Items) -> bool:
         return False
     if a.brackets and b.brackets and a.brackets != b.brackets:
         return False  # (1, 2) and [1, 2] differ when both are written as brackets
+    if any(side.brackets and side.brackets != "()" and len(side.items) == 2 for side in (a, b)) and not (
+        a.brackets and b.brackets
+    ):
+        return False  # [1, 2] is an interval, not the list 1, 2
     named = [[i.var for i in side.items if isinstance(i, Scalar) and i.var] for side in (a, b)]
     if all(len(n) == len(a.items) == len(set(n)) for n in named) and set(named[0]) == set(named[1]):
         by_name = {i.var: i for i in b.items}

@@ -17,7 +17,7 @@ _BETWEEN_BOXES = re.compile(r"(?:\s|[a-zA-Z](?:_\{?\w+\}?)?\s*=|\$|\\\]|\\\[|\\\
 _CONNECTOR = re.compile(r",|;|\band\b|\bor\b|\\quad|\\qquad")
 _FINAL = re.compile(
     r"final\s+answer\s*(?:is|:|=)?\s*:?|\bthe\s+answer\s+is\s*:?(?!\s*not\b)|\bcorrect\s+(?:answer|option|choice)\s+is\s*:?|"
-    r"(?:^|\n)[ \t]*####[ \t]*(?!\d+\.\s)(?=[^\n]{1,40}(?:\n|$))|(?:^|\n)[ \t]*[*#_]*[ \t]*answer[ \t]*[*_]*[ \t]*[:：][*_]*",
+    r"(?:^|\n)[ \t]*####(?![ \t]*\d+\.\s)[ \t]*(?=[^\n]{1,40}(?:\n|$))|(?:^|\n)[ \t]*(?:[*#_]+[ \t]*)?answer[ \t]*(?:[*_]+[ \t]*)?[:：][*_]*",
     re.I,
 )
 # Bounded lengths keep a text full of unclosed \( linear to scan.
@@ -105,6 +105,9 @@ def _after_phrase(text: str) -> str | None:
     if (group := _formula_group(line)) is not None:
         return group
     line = re.split(r"\.\s|\.$", line, maxsplit=1)[0]
+    verbs = list(_VERB.finditer(line))  # "**Final Answer** The area is 12 square units."
+    if verbs and not _NEGATED.search(line):
+        line = line[verbs[-1].end() :]
     return line.strip(" *.") or None
 
 

@@ -10,6 +10,7 @@ building them (see `budget`). Decimals are read as exact rationals, never floats
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -63,6 +64,9 @@ _GREEK = set(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi rho sigma "
     "tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega".split()
 )
+_INVERSES = {sympy.sin: sympy.asin, sympy.cos: sympy.acos, sympy.tan: sympy.atan, sympy.sinh: sympy.asinh,
+             sympy.cosh: sympy.acosh, sympy.tanh: sympy.atanh, sympy.cot: sympy.acot, sympy.sec: sympy.asec,
+             sympy.csc: sympy.acsc}
 _SHORT_WORDS = {"no", "ok", "on", "off", "up", "it", "is", "of", "to"}
 _SINGLE_LETTER = {"e": sympy.E, "i": sympy.I}
 _RELATIONS = ("=", "<", ">", "<=", ">=", "!=")
@@ -109,8 +113,18 @@ def _literal(text: str) -> sympy.Rational:
     return sympy.Rational(n * 10**shift) if shift >= 0 else sympy.Rational(n, 10**-shift)
 
 
+_MAX_ROOT_BITS = 256
+
+
 def _bits(e: sympy.Expr) -> int:
     return e.p.bit_length() + e.q.bit_length() if e.is_Rational else 0
+
+
+def _sum(terms: list[sympy.Expr]) -> sympy.Expr:
+    # adding fractions multiplies their denominators: bound those as for a product
+    if sum(t.q.bit_length() for t in terms if t.is_Rational) > budget.MAX_INTEGER_BITS:
+        raise TooCostly("sum too large to evaluate")
+    return sympy.Add(*terms)
 
 
 def _product(factors: list[sympy.Expr]) -> sympy.Expr:
@@ -121,13 +135,16 @@ def _product(factors: list[sympy.Expr]) -> sympy.Expr:
 
 
 def _pow(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
-    if base.is_number and exp.is_number and base not in (sympy.S.Zero, sympy.S.One, sympy.S.NegativeOne):
-        if exp.is_Rational:
-            magnitude = abs(base.p) + abs(base.q) if base.is_Rational else 4
-            if abs(exp) * magnitude.bit_length() > budget.MAX_INTEGER_BITS:
-                raise TooCostly("power too large to evaluate")
-        elif exp.is_real and abs(exp.evalf(15)) > budget.MAX_INTEGER_BITS:
+    if exp.is_number and exp.is_real and base not in (sympy.S.Zero, sympy.S.One, sympy.S.NegativeOne):
+        # x^(10^3999) too: evaluating it at a point takes seconds
+        limit = budget.MAX_INTEGER_BITS if base.is_number else budget.MAX_SYMBOLIC_EXPONENT
+        if abs(exp.evalf(15)) > limit:
             raise TooCostly("power too large to evaluate")
+    if base.is_Rational and exp.is_Rational:
+        if abs(exp) * max(math.log2(abs(base.p) or 1), math.log2(base.q)) > budget.MAX_INTEGER_BITS:
+            raise TooCostly("power too large to evaluate")
+        if not exp.is_Integer and _bits(base) > _MAX_ROOT_BITS:
+            raise TooCostly("root of too large a number")  # sympy would try to factor it
     return sympy.Pow(base, exp)
 
 
@@ -140,6 +157,12 @@ def _factorial(e: sympy.Expr) -> sympy.Expr:
     elif e.is_number:
         raise ParseError("factorial of a non-integer")
     return sympy.factorial(e)
+
+
+def _factorial2(e: sympy.Expr) -> sympy.Expr:
+    if e.is_Integer and not 0 <= e <= 2 * budget.MAX_FACTORIAL:
+        raise TooCostly("double factorial out of range")
+    return sympy.factorial2(e)
 
 
 def _divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
@@ -206,7 +229,7 @@ class _Parser:
             right = self.term()
             terms.append(right if op == "+" else -right)
         self.depth -= 1
-        return sympy.Add(*terms)
+        return _sum(terms)
 
     def term(self) -> sympy.Expr:
         factors = [self.unary()]
@@ -218,6 +241,8 @@ class _Parser:
             elif value == "/":
                 self.take()
                 factors.append(_divide(sympy.S.One, self.unary()))
+            elif kind == "num" and self.toks[self.i - 1][0] == "num":
+                raise ParseError("two numbers side by side")
             elif self.starts_factor(kind, value):
                 factors.append(self.power())
             else:
@@ -255,7 +280,7 @@ class _Parser:
     def postfix(self) -> sympy.Expr:
         e = self.primary()
         while self.accept("!"):
-            e = _factorial(e)
+            e = _factorial2(e) if self.accept("!") else _factorial(e)
         if self.peek()[1] == "'":
             raise ParseError("derivative marks are not an answer")
         return e
@@ -299,7 +324,12 @@ class _Parser:
             while self.starts_factor(*self.peek()) and not self.starts_function():
                 factors.append(self.power())
             arg = _product(factors)
-        out = sympy.log(arg, base) if base is not None else fn(arg)
+        if exponent == -1 and fn in _INVERSES:  # \sin^{-1} x is arcsin x, not 1/sin x
+            return _INVERSES[fn](arg)
+        if base is not None:
+            out = sympy.log(arg, base)
+        else:
+            out = _pow(arg, sympy.S.Half) if fn is sympy.sqrt else fn(arg)
         return _pow(out, exponent) if exponent is not None else out
 
     def primary(self) -> sympy.Expr:
@@ -350,7 +380,7 @@ class _Parser:
             if self.accept("["):
                 index = self.group("]")
                 return _pow(self.argument(), _divide(sympy.S.One, index))
-            return sympy.sqrt(self.argument())
+            return _pow(self.argument(), sympy.S.Half)
         if name == "\\lfloor":
             return sympy.floor(self.group("\\rfloor"))
         if name == "\\lceil":

@@ -10,14 +10,22 @@ import re
 
 import sympy
 
-UNITS = (  # the spellings recognised after a number (a regex fragment with group `unit`)
-    r"(?P<unit>(?:square|sq\.?|cubic)?\s*(?:cm|mm|km|m|meters?|metres?|centimeters?|millimeters?|kilometers?|inch(?:es)?|in|"
-    r"ft|feet|foot|yards?|yd|miles?|mi|mph|kph|km/h|m/s|units?|kg|g|grams?|mg|lbs?|pounds?|oz|ounces?|tons?|"
-    r"s|sec|seconds?|min|minutes?|h|hrs?|hours?|days?|weeks?|months?|years?|cents?|liters?|litres?|L|mL|ml|"
-    r"gallons?|cups?|people|students|ways|dollars?|points?|cookies|apples|marbles|balls|coins|books|"
-    r"edges|vertices|faces|triangles|squares|numbers|integers|digits|times|percent|degrees?|radians?|rad)"
-    r"(?:\s*\^\s*\{?[23]\}?|\^?[23²³])?)"
+_LONG = (
+    r"cm|mm|km|meters?|metres?|centimeters?|millimeters?|kilometers?|inch(?:es)?|in|ft|feet|foot|yards?|yd|"
+    r"miles?|mi|mph|kph|km/h|m/s|units?|kg|grams?|mg|lbs?|pounds?|oz|ounces?|tons?|sec|seconds?|min|minutes?|"
+    r"hrs?|hours?|days?|weeks?|months?|years?|cents?|liters?|litres?|mL|ml|gallons?|cups?|people|students|ways|"
+    r"dollars?|points?|cookies|apples|marbles|balls|coins|books|edges|vertices|faces|triangles|squares|numbers|"
+    r"integers|digits|percent|degrees?|radians?|rad"
 )
+_SHORT = r"m|s|h|g|L"  # also a variable's name: a unit only inside \text{} or after a bare number
+
+
+def _pattern(spellings: str) -> str:
+    return rf"(?P<unit>(?:square|sq\.?|cubic)?\s*(?:{spellings})(?:\s*\^\s*\{{?[23]\}}?|\^?[23²³])?)"
+
+
+UNITS = _pattern(_LONG + "|" + _SHORT)  # regex fragments with group `unit`
+LONG_UNITS = _pattern(_LONG)
 # Each spelling → (unit, dimension, size in the dimension's base unit).
 _R = sympy.Rational
 _MEASURES: dict[str, tuple[str, str, sympy.Rational]] = {
@@ -52,6 +60,7 @@ _MEASURES: dict[str, tuple[str, str, sympy.Rational]] = {
         (("euro",), "eur", 1),
         (("gbp",), "gbp", 1),
         (("rad", "radian"), "angle", 1),
+        (("ton", "tonne"), "ton", 1),  # which ton is unknown: comparable only with itself
         (("month",), "month", 1),
         (("year",), "year", 1),
         (("cup",), "cup", 1),
