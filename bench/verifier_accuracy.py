@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from rfactory.verifiers.pool import run_with_deadline
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-CORPORA = [DATA / f"math_verifier_{name}.jsonl" for name in ("cases", "public_style", "model_outputs")]
+CORPORA = [DATA / f"math_verifier_{name}.jsonl" for name in ("cases", "public_style", "model_outputs", "blind")]
 
 
 class Timed(BaseModel):
