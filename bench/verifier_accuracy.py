@@ -39,7 +39,11 @@ def ours(solution: str, gold: str) -> Timed:
 
 
 def hf_math_verify(solution: str, gold: str) -> Timed:
+    import logging
+
     from math_verify import parse, verify
+
+    logging.getLogger("math_verify").setLevel(logging.CRITICAL)  # it logs every input it gives up on
 
     started = time.perf_counter()
     passed = bool(verify(parse(gold), parse(solution)))  # math-verify's order: (gold, prediction)
