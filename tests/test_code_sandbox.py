@@ -1,0 +1,69 @@
+"""The code sandbox: a fork server inside bubblewrap, one forked child per test.
+
+These are the first containment checks; the full hostile-program suite comes with the rest of
+issue 4."""
+
+import json
+
+import pytest
+
+from rfactory.verifiers.code.sandbox import Sandbox, detect_isolation
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    assert detect_isolation().level == "bubblewrap", detect_isolation().detail
+    with Sandbox() as sb:
+        yield sb
+
+
+def test_a_program_reads_stdin_and_prints(sandbox):
+    r = sandbox.run("a, b = map(int, input().split())\nprint(a + b)", "2 3\n")
+    assert (r.exit_code, r.stdout, r.timed_out) == (0, "5\n", False)
+
+
+def test_an_infinite_loop_is_killed_at_the_deadline_and_the_server_lives_on(sandbox):
+    r = sandbox.run("while True:\n    pass", timeout_s=0.5)
+    assert r.timed_out and r.exit_code is None and 0.5 <= r.seconds < 5
+    assert sandbox.run("print('still here')").stdout == "still here\n"
+
+
+def test_a_memory_bomb_hits_its_limit(sandbox):
+    r = sandbox.run("x = bytearray(4 * 2**30)", memory_mb=256)
+    assert r.exit_code != 0 and not r.timed_out
+
+
+def test_an_output_flood_is_capped(sandbox):
+    r = sandbox.run("while True:\n    print('x' * 1000)", output_bytes=10_000, timeout_s=5)
+    assert r.output_overflow and len(r.stdout) == 10_000
+
+
+def test_no_network_and_no_host_files(sandbox):
+    net = sandbox.run("import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=1)")
+    assert net.exit_code != 0 and "unreachable" in net.stderr.lower()
+    for path in ("/etc/passwd", "/etc/shadow", "/work", "/home"):
+        r = sandbox.run(f"import os\nprint(os.path.exists({path!r}))")
+        assert r.stdout == "False\n", path
+    r = sandbox.run("open('/usr/evil', 'w')")
+    assert r.exit_code != 0 and "Read-only file system" in r.stderr
+
+
+def test_a_daemon_does_not_outlive_its_test(sandbox):
+    daemon = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "print('parent done')\n"
+    )
+    assert sandbox.run(daemon).stdout == "parent done\n"
+    alive = sandbox.run("import os, json\nprint(json.dumps([p for p in os.listdir('/proc') if p.isdigit()]))")
+    pids = json.loads(alive.stdout)  # the server, the namespace's init and this test: nothing else
+    assert len(pids) == 3, pids
+
+
+def test_many_tests_in_a_row_through_one_server(sandbox):
+    results = [sandbox.run("print(int(input()) * 2)", "21\n") for _ in range(20)]
+    assert all(r.stdout == "42\n" for r in results)

