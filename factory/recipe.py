@@ -51,7 +51,7 @@ class SamplingConfig(Strict):
 
 
 class VerifierConfig(Strict):
-    name: Literal["math"] = "math"
+    name: Literal["math", "code"] = "math"
     timeout_s: float = Field(5.0, gt=0)
     workers: int | None = Field(None, ge=1, description="verifier processes; None uses every core")
 

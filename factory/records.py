@@ -73,7 +73,8 @@ assert SAMPLE_SCHEMA.names == list(SampleRecord.model_fields), "SampleRecord and
 
 
 VerdictStatus = Literal[
-    "correct", "mismatch", "no_answer", "gold_unparseable", "parse_error", "timeout", "generation_failed"
+    "correct", "mismatch", "no_answer", "gold_unparseable", "parse_error", "timeout", "generation_failed",
+    "passed", "wrong_answer", "runtime_error", "memory_limit", "output_limit", "no_code", "sandbox_error",
 ]
 
 
@@ -87,6 +88,7 @@ class VerdictRecord(BaseModel):
     normalised: str | None = None
     expected: str | None = None
     expected_normalised: str | None = None
+    detail: str | None = None
 
 
 VERDICT_SCHEMA = pa.schema(
@@ -100,6 +102,7 @@ VERDICT_SCHEMA = pa.schema(
         ("normalised", pa.string()),
         ("expected", pa.string()),
         ("expected_normalised", pa.string()),
+        ("detail", pa.string()),
     ]
 )
 

@@ -143,7 +143,7 @@ def verify_run(run: Run, progress: Progress, workers: int | None = None) -> dict
 
     samples = sum(statuses.values())
     generated = samples - statuses["generation_failed"]
-    passed = statuses["correct"]
+    passed = sum(n for status, n in statuses.items() if status in ("correct", "passed"))
     stats = {
         "run": str(run.root),
         "dataset": str(run.root / "dataset"),
@@ -158,7 +158,7 @@ def verify_run(run: Run, progress: Progress, workers: int | None = None) -> dict
         "shards": shards.shards,
         "prompt_tokens": tokens["prompt"],
         "completion_tokens": tokens["completion"],
-        "failures_by_reason": {k: v for k, v in sorted(statuses.items()) if k != "correct"},
+        "failures_by_reason": {k: v for k, v in sorted(statuses.items()) if k not in ("correct", "passed")},
         "top_reasons": {k: dict(c.most_common(5)) for k, c in sorted(reasons.items())},
     }
     write_json_atomic(run.root / "stats.json", stats)

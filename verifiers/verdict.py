@@ -13,3 +13,4 @@ class Verdict(BaseModel):
     normalised: str | None = None  # …after surface clean-up, as compared
     expected: str | None = None  # the reference answer as found in the gold
     expected_normalised: str | None = None
+    detail: str | None = None  # JSON: per-test status, seconds and memory, for code

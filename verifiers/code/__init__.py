@@ -1,6 +1,155 @@
-"""Code answers: a program from the solution, run against a problem's tests in a sandbox.
+"""Code answers: the program in a solution, run against a problem's tests in a sandbox.
 
-So far: the test suites users bring (`suite`), the program in a solution (`extract`) and the
-judging of what a run printed or returned (`judge`), all on plain data in the trusted parent.
-The sandbox that runs the program is the next piece.
+`verify(solution, tests)` for one pair, `verify_many(tasks)` for a run. The pieces: `suite`
+reads the tests users have, `extract` finds the program, `sandbox` (with `forkserver`) runs it
+one test at a time under kernel isolation, and `judge` compares what came back, in this trusted
+process, on plain data. A status says what happened: passed, wrong_answer, runtime_error,
+timeout, memory_limit, output_limit, no_code, or sandbox_error (an infrastructure failure is
+never scored as a wrong answer).
 """
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..pool import run_with_deadline
+from ..verdict import Verdict
+from .extract import extract_code
+from .judge import call_matches, stdout_matches
+from .sandbox import RunResult, Sandbox
+from .suite import SuiteError, TestSuite, parse_suite
+
+TIMEOUT_S = 4.0  # per test
+MEMORY_MB = 512
+OUTPUT_BYTES = 1 << 20
+
+
+class TestOutcome(BaseModel):
+    __test__ = False  # not a pytest class
+
+    status: str
+    seconds: float
+    max_rss_kb: int
+
+
+def _run_status(r: RunResult) -> str | None:
+    """The status of a run that did not finish normally; None when it did."""
+    if r.timed_out:
+        return "timeout"
+    if r.output_overflow:
+        return "output_limit"
+    if r.exit_code == 137 or r.signal == signal.SIGKILL or "MemoryError" in r.stderr:
+        return "memory_limit"
+    if r.exit_code != 0 or r.signal is not None:
+        return "runtime_error"
+    return None
+
+
+def _last_error(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    return lines[-1].split(":", 1)[0].strip() if lines else ""
+
+
+def _reported(r: RunResult, marker: str) -> str | None:
+    """What the harness reported after the marker; None when the program ended before it did."""
+    for line in reversed(r.stdout.splitlines()):
+        if line.startswith(marker):
+            return line[len(marker) :]
+    return None
+
+
+def run_tests(sandbox: Sandbox, code: str, suite: TestSuite, timeout_s: float = TIMEOUT_S,
+              memory_mb: int = MEMORY_MB, stop_on_failure: bool = True) -> list[TestOutcome]:
+    """One outcome per test run, in order; with `stop_on_failure`, none after the first failure."""
+    marker = f"@@rfactory-{secrets.token_hex(16)}@@"  # per run: a program cannot print it in advance
+    limits = {"timeout_s": timeout_s, "memory_mb": memory_mb, "output_bytes": OUTPUT_BYTES}
+    if suite.kind == "stdio":
+        runs = [({"stdin": case.input}, case.output) for case in suite.stdio]
+    elif suite.kind == "call":
+        runs = [({"harness": {"mode": "call", "fn_name": suite.fn_name, "args": c.args, "marker": marker}}, c.expected)
+                for c in suite.calls]
+    else:
+        runs = [({"harness": {"mode": "assert", "test_code": suite.test_code, "entry_point": suite.entry_point,
+                              "marker": marker}}, None)]
+    outcomes = []
+    for args, expected in runs:
+        r = sandbox.run(code, **args, **limits)
+        status = _run_status(r)
+        if status == "runtime_error" and suite.kind == "assert" and _last_error(r.stderr) == "AssertionError":
+            status = "wrong_answer"  # a check that failed, not a crash
+        if status is None:
+            if suite.kind == "stdio":
+                status = "passed" if stdout_matches(r.stdout, expected) else "wrong_answer"
+            else:
+                report = _reported(r, marker)
+                if report is None:  # sys.exit(0) before the tests finished
+                    status = "runtime_error"
+                elif suite.kind == "call":
+                    status = "passed" if call_matches(json.loads(report), expected) else "wrong_answer"
+                else:
+                    status = "passed"
+        outcomes.append(TestOutcome(status=status, seconds=r.seconds, max_rss_kb=r.max_rss_kb))
+        if stop_on_failure and status != "passed":
+            break
+    return outcomes
+
+
+def judge_solution(sandbox: Sandbox, solution: str, tests: str, timeout_s: float = TIMEOUT_S,
+                   stop_on_failure: bool = True) -> Verdict:
+    code = extract_code(solution)
+    if code is None:
+        return Verdict(passed=False, status="no_code", reason="no Python block in the solution")
+    try:
+        suite = parse_suite(tests)
+    except SuiteError as e:
+        return Verdict(passed=False, status="gold_unparseable", reason=str(e)[:200], extracted=code[:2000])
+    outcomes = run_tests(sandbox, code, suite, timeout_s, stop_on_failure=stop_on_failure)
+    failed = next((i for i, o in enumerate(outcomes) if o.status != "passed"), None)
+    detail = json.dumps([o.model_dump() for o in outcomes])
+    common = {"extracted": code[:2000], "expected": f"{suite.size()} {suite.kind} tests", "detail": detail}
+    if failed is None:
+        return Verdict(passed=True, status="passed", reason=f"{len(outcomes)}/{suite.size()} tests passed", **common)
+    status = outcomes[failed].status
+    return Verdict(passed=False, status=status, reason=f"test {failed + 1} of {suite.size()}: {status}", **common)
+
+
+_sandbox: Sandbox | None = None  # one per worker process, started on first use
+
+
+def _verify_task(solution: str, tests: str, timeout_s: float) -> Verdict:
+    global _sandbox
+    if _sandbox is None:
+        _sandbox = Sandbox()
+    return judge_solution(_sandbox, solution, tests, timeout_s)
+
+
+def verify(solution: str, tests: str, timeout_s: float = TIMEOUT_S) -> Verdict:
+    """Run the solution's program against `tests` (any format `suite` reads) in a fresh sandbox."""
+    with Sandbox() as sandbox:
+        return judge_solution(sandbox, solution, tests, timeout_s)
+
+
+def verify_many(tasks: Iterable[tuple[Any, str, str]], timeout_s: float = TIMEOUT_S,
+                workers: int = 1) -> Iterator[tuple[Any, Verdict]]:
+    """(key, Verdict) for each (key, solution, tests), judged by `workers` sandboxes.
+
+    A pair whose whole run overstays (every test at its limit, and more) is killed with its
+    worker: a `sandbox_error`, never a wrong answer.
+    """
+    hard = 60 * timeout_s + 30  # the per-test limits stop programs; this stops a stuck sandbox
+    for key, status, payload in run_with_deadline(
+        _verify_task, ((k, (s, t, timeout_s)) for k, s, t in tasks), hard, workers
+    ):
+        if status == "ok":
+            yield key, Verdict(**payload)
+        else:
+            yield key, Verdict(passed=False, status="sandbox_error", reason=str(payload)[:200])
+
+
+__all__ = ["TestOutcome", "run_tests", "verify", "verify_many"]

@@ -5,9 +5,10 @@ it imports only the standard library: the sandbox's filesystem view holds the Py
 nothing of the host's projects. Python starts once; every test forks from this warm process,
 which is what makes a test cost a fork (~1 ms) instead of an interpreter start (~15 ms).
 
-Protocol on stdin/stdout: one JSON object per line each way. A request is
-{"code", "stdin", "timeout_s", "memory_mb", "output_bytes"}; the reply says how the child ended
-and what it wrote (capped). Judging happens in the trusted parent, never here.
+Protocol on stdin/stdout: one JSON object per line each way. A request is {"code", "mode"
+("stdio", "call" or "assert"), "stdin", "fn_name", "args", "test_code", "entry_point", "marker",
+"timeout_s", "memory_mb", "output_bytes"}; the reply says how the child ended and what it wrote
+(capped). Judging happens in the trusted parent, never here.
 """
 
 import json
@@ -21,7 +22,33 @@ import time
 SCRATCH = "/tmp"
 
 
-def _child(code: str, stdin_fd: int, out_w: int, err_w: int, limits: dict, workdir: str) -> None:
+def _harness(request: dict) -> None:
+    """Run the program the way its tests need; a call's result and a finished check are
+    reported on a line that starts with the run's secret marker, after everything else."""
+    import json as _json  # bound before the program runs: it cannot swap what reports for it
+
+    marker, mode = request["marker"], request["mode"]
+    namespace = {"__name__": "__main__" if mode == "stdio" else "solution", "__builtins__": __builtins__}
+    exec(compile(request["code"], "solution.py", "exec"), namespace)
+    if mode == "call":
+        fn = namespace.get(request["fn_name"])
+        if fn is None and isinstance(namespace.get("Solution"), type):  # LeetCode style
+            fn = getattr(namespace["Solution"](), request["fn_name"], None)
+        if not callable(fn):
+            raise NameError(f"the program defines no function {request['fn_name']!r}")
+        result = fn(*request["args"])
+        try:
+            line = _json.dumps(result, allow_nan=False)
+        except (TypeError, ValueError):
+            raise TypeError(f"the result is not a plain JSON value: {type(result).__name__}") from None
+        sys.stdout.write("\n" + marker + line + "\n")
+    elif mode == "assert":
+        exec(compile(request["test_code"], "tests.py", "exec"), namespace)
+        namespace["check"](namespace[request["entry_point"]])
+        sys.stdout.write("\n" + marker + "\n")
+
+
+def _child(request: dict, stdin_fd: int, out_w: int, err_w: int, workdir: str) -> None:
     try:
         os.setsid()  # its own process group: the parent kills the whole group at the deadline
         os.dup2(stdin_fd, 0)
@@ -29,11 +56,11 @@ def _child(code: str, stdin_fd: int, out_w: int, err_w: int, limits: dict, workd
         os.dup2(err_w, 2)
         os.closerange(3, 1 << 16)
         os.chdir(workdir)
-        memory = limits["memory_mb"] << 20
+        memory = request["memory_mb"] << 20
         for which, value in (
             (resource.RLIMIT_AS, memory),
-            (resource.RLIMIT_CPU, int(limits["timeout_s"]) + 1),
-            (resource.RLIMIT_FSIZE, limits["output_bytes"]),
+            (resource.RLIMIT_CPU, int(request["timeout_s"]) + 1),
+            (resource.RLIMIT_FSIZE, request["output_bytes"]),
             (resource.RLIMIT_NOFILE, 64),
             (resource.RLIMIT_NPROC, 64),
             (resource.RLIMIT_CORE, 0),
@@ -43,7 +70,7 @@ def _child(code: str, stdin_fd: int, out_w: int, err_w: int, limits: dict, workd
         sys.stdout = open(1, "w", closefd=False)
         sys.stderr = open(2, "w", closefd=False)
         sys.argv = ["solution.py"]
-        exec(compile(code, "solution.py", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
+        _harness(request)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
@@ -78,7 +105,7 @@ def _run(request: dict, serial: int) -> dict:
         os.close(stdin_w)
         os.close(out_r)
         os.close(err_r)
-        _child(request["code"], stdin_r, out_w, err_w, request, workdir)
+        _child(request, stdin_r, out_w, err_w, workdir)
     for fd in (stdin_r, out_w, err_w):
         os.close(fd)
     data = request["stdin"].encode()

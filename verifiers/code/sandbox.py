@@ -95,9 +95,18 @@ class Sandbox:
             raise SandboxUnavailable("the sandbox's fork server did not start")
 
     def run(
-        self, code: str, stdin: str = "", timeout_s: float = 4.0, memory_mb: int = 512, output_bytes: int = 1 << 20
+        self,
+        code: str,
+        stdin: str = "",
+        timeout_s: float = 4.0,
+        memory_mb: int = 512,
+        output_bytes: int = 1 << 20,
+        harness: dict | None = None,
     ) -> RunResult:
-        request = {"code": code, "stdin": stdin, "timeout_s": timeout_s, "memory_mb": memory_mb, "output_bytes": output_bytes}
+        """Run `code` once. `harness` picks how: {"mode": "call", "fn_name", "args", "marker"} or
+        {"mode": "assert", "test_code", "entry_point", "marker"}; stdin/stdout when absent."""
+        request = {"code": code, "stdin": stdin, "timeout_s": timeout_s, "memory_mb": memory_mb,
+                   "output_bytes": output_bytes, "mode": "stdio", "marker": "", **(harness or {})}
         self._proc.stdin.write(json.dumps(request) + "\n")  # type: ignore[union-attr]
         self._proc.stdin.flush()  # type: ignore[union-attr]
         reply = self._proc.stdout.readline()  # type: ignore[union-attr]
