@@ -12,6 +12,8 @@ import random
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 
+from .builtin_code import humaneval_problems, own_code_problems, reference_solutions
+
 BUILTIN_SIZE = 1_000_000
 
 Maker = Callable[[random.Random], tuple[str, str]]
@@ -93,4 +95,9 @@ def arithmetic(seed: int = 0) -> Iterator[dict[str, str]]:
         yield {"id": f"arithmetic-{n:07d}", "problem": problem, "answer": answer}
 
 
-BUILTIN_SETS: dict[str, Callable[[], Iterator[dict[str, str]]]] = {"arithmetic": arithmetic}
+BUILTIN_SETS: dict[str, Callable[[], Iterator[dict[str, str | None]]]] = {
+    "arithmetic": arithmetic,
+    "code": own_code_problems,
+    "humaneval": humaneval_problems,
+}
+BUILTIN_SIZES = {"arithmetic": BUILTIN_SIZE, "code": len(reference_solutions()), "humaneval": 164}

@@ -31,9 +31,16 @@ def sample_seed(base: int, problem_id: str, sample_index: int) -> int:
     return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
+STARTER = "Complete this starter code; keep its signature:\n```python\n{code}\n```"
+NO_STARTER = "Read the input from standard input and print the answer to standard output."
+
+
 def build_messages(recipe: Recipe, problem: Problem) -> list[dict[str, str]]:
     # str.replace, not str.format: math templates are full of literal braces (\boxed{}).
     user = recipe.prompt.user_template.replace("{problem}", problem.problem)
+    if "{starter_code}" in user:
+        starter = STARTER.replace("{code}", problem.starter_code.rstrip()) if problem.starter_code else NO_STARTER
+        user = user.replace("{starter_code}", starter)
     messages = [{"role": "system", "content": recipe.prompt.teacher_system}] if recipe.prompt.teacher_system else []
     return messages + [{"role": "user", "content": user}]
 
@@ -53,6 +60,7 @@ async def sample_one(recipe: Recipe, teacher: Teacher, problem: Problem, index: 
         sample_index=index,
         problem=problem.problem,
         reference_answer=problem.answer,
+        starter_code=problem.starter_code,
         source=problem.source,
         teacher=recipe.teacher.spec,
         seed=seed,

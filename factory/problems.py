@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .builtin_problems import BUILTIN_SETS, BUILTIN_SIZE
+from .builtin_problems import BUILTIN_SETS, BUILTIN_SIZES
 from .errors import UserError
 from .recipe import ProblemsConfig
 
@@ -27,8 +27,9 @@ class Problem(BaseModel):
 
     id: str
     problem: str
-    answer: str | None
+    answer: str | None  # for code: the tests, as JSON text in any format rfactory.verifiers.code reads
     source: str
+    starter_code: str | None = None
 
 
 def content_id(text: str) -> str:
@@ -119,7 +120,7 @@ def _raw_rows(cfg: ProblemsConfig) -> tuple[Iterator[dict[str, Any]], str, bool]
     if path.suffix == ".csv":
         return _csv_rows(path), str(path), False
     if path.suffix == ".parquet":
-        wanted = [c for c in (cfg.columns.id, cfg.columns.problem, cfg.columns.answer) if c]
+        wanted = [c for c in (cfg.columns.id, cfg.columns.problem, cfg.columns.answer, cfg.columns.starter_code) if c]
         return _parquet_rows(path, wanted), str(path), False
     raise UserError(f"{path}: unsupported problem file type (use one of {', '.join(FILE_SUFFIXES)})")
 
@@ -127,6 +128,8 @@ def _raw_rows(cfg: ProblemsConfig) -> tuple[Iterator[dict[str, Any]], str, bool]
 def _text(value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)  # tests stored as objects (JSONL, Parquet structs) travel as JSON text
     return value if isinstance(value, str) else str(value)
 
 
@@ -135,11 +138,12 @@ def iter_problems(cfg: ProblemsConfig) -> Iterator[Problem]:
     rows, where, native = _raw_rows(cfg)
     cols = cfg.columns
     id_col, problem_col, answer_col = ("id", "problem", "answer") if native else (cols.id, cols.problem, cols.answer)
+    starter_col = "starter_code" if native else cols.starter_code
     count = 0
     for rowno, row in enumerate(rows, 1):
         if cfg.limit is not None and count >= cfg.limit:
             return
-        for col in (id_col, problem_col, answer_col):
+        for col in (id_col, problem_col, answer_col, None if native else starter_col):
             if col and col not in row:
                 raise UserError(f"{where}: row {rowno}: missing column {col!r} (columns: {', '.join(map(str, row))})")
         text = _text(row[problem_col])
@@ -148,7 +152,11 @@ def iter_problems(cfg: ProblemsConfig) -> Iterator[Problem]:
         pid = _text(row[id_col]) if id_col else content_id(text)
         if not pid:
             raise UserError(f"{where}: row {rowno}: field {id_col!r} is empty")
-        yield Problem(id=pid, problem=text, answer=_text(row[answer_col]) if answer_col else None, source=where)
+        starter = _text(row.get(starter_col)) if starter_col else None
+        yield Problem(
+            id=pid, problem=text, answer=_text(row[answer_col]) if answer_col else None, source=where,
+            starter_code=starter or None,
+        )
         count += 1
     if count == 0:
         raise UserError(f"{where}: no problems found")
@@ -159,7 +167,7 @@ def count_problems(cfg: ProblemsConfig) -> int | None:
     src = cfg.source
     total: int | None = None
     if src.startswith("builtin:"):
-        total = BUILTIN_SIZE
+        total = BUILTIN_SIZES.get(src[len("builtin:") :])
     elif not src.startswith("hf:"):
         path = Path(src)
         try:

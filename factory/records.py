@@ -17,6 +17,7 @@ class SampleRecord(BaseModel):
     status: Literal["ok", "failed"]
     problem: str
     reference_answer: str | None
+    starter_code: str | None = None  # code problems: the signature the model completes
     source: str
     teacher: str
     model: str | None = None
@@ -46,6 +47,7 @@ SAMPLE_SCHEMA = pa.schema(
         ("status", pa.string()),
         ("problem", pa.string()),
         ("reference_answer", pa.string()),
+        ("starter_code", pa.string()),
         ("source", pa.string()),
         ("teacher", pa.string()),
         ("model", pa.string()),

@@ -131,7 +131,13 @@ class Run:
                 pf = pq.ParquetFile(path)
             except Exception as e:  # a damaged part is a user-visible fact, not a crash
                 raise UserError(f"{path}: unreadable Parquet part ({e})") from None
-            yield from pf.iter_batches(batch_size=4096, columns=columns)
+            present = set(pf.schema_arrow.names)
+            wanted = columns if columns is not None else SAMPLE_SCHEMA.names
+            missing = [c for c in wanted if c not in present]
+            for batch in pf.iter_batches(batch_size=4096, columns=[c for c in wanted if c in present]):
+                for name in missing:  # a part written before this column existed
+                    batch = batch.append_column(SAMPLE_SCHEMA.field(name), pa.nulls(batch.num_rows, SAMPLE_SCHEMA.field(name).type))
+                yield batch.select(wanted)
 
     def done_keys(self) -> set[int]:
         """Pairs that have a sample; failed pairs are not done and are tried again."""
