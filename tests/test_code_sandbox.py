@@ -67,3 +67,22 @@ def test_a_daemon_does_not_outlive_its_test(sandbox):
 def test_many_tests_in_a_row_through_one_server(sandbox):
     results = [sandbox.run("print(int(input()) * 2)", "21\n") for _ in range(20)]
     assert all(r.stdout == "42\n" for r in results)
+
+
+def test_programs_run_unprivileged_and_cannot_touch_the_server(sandbox):
+    import os
+
+    r = sandbox.run("import os\nprint(os.getuid(), os.geteuid())")
+    uid = r.stdout.split()
+    if os.geteuid() == 0:
+        assert uid == ["65534", "65534"]  # a root host: every program runs as nobody
+    for attack in ("import os\nos.setuid(0)", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+                   "import os, signal\nos.kill(1, signal.SIGKILL)", "import os, signal\nos.kill(-1, signal.SIGKILL)"):
+        r = sandbox.run(attack)
+        assert r.exit_code != 0 or "Error" in r.stderr or r.stdout == "", (attack, r)
+        assert sandbox.run("print('server alive')").stdout == "server alive\n", attack
+
+
+def test_isolation_is_detected_and_reported():
+    iso = detect_isolation()
+    assert iso.level == "bubblewrap" and "namespaces" in iso.detail

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import signal
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -44,7 +43,7 @@ def _run_status(r: RunResult) -> str | None:
         return "timeout"
     if r.output_overflow:
         return "output_limit"
-    if r.exit_code == 137 or r.signal == signal.SIGKILL or "MemoryError" in r.stderr:
+    if r.exit_code == 137 or "MemoryError" in r.stderr:  # the child's MemoryError handler exits 137
         return "memory_limit"
     if r.exit_code != 0 or r.signal is not None:
         return "runtime_error"

@@ -20,6 +20,16 @@ import sys
 import time
 
 SCRATCH = "/tmp"
+# On a root host the server keeps only CAP_SETUID/CAP_SETGID/CAP_KILL, and every child becomes this
+# unprivileged uid before the program runs; under a user namespace the uid is already unprivileged.
+DROP_TO = int(sys.argv[sys.argv.index("--uid") + 1]) if "--uid" in sys.argv else None
+
+
+def _drop_privileges() -> None:
+    if DROP_TO is not None:
+        os.setgroups([])
+        os.setgid(DROP_TO)
+        os.setuid(DROP_TO)
 
 
 def _harness(request: dict) -> None:
@@ -55,6 +65,8 @@ def _child(request: dict, stdin_fd: int, out_w: int, err_w: int, workdir: str) -
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.closerange(3, 1 << 16)
+        _drop_privileges()
+        os.mkdir(workdir, 0o700)
         os.chdir(workdir)
         memory = request["memory_mb"] << 20
         for which, value in (
@@ -95,7 +107,6 @@ def _child(request: dict, stdin_fd: int, out_w: int, err_w: int, workdir: str) -
 
 def _run(request: dict, serial: int) -> dict:
     workdir = os.path.join(SCRATCH, f"run-{serial}")
-    os.mkdir(workdir, 0o700)
     stdin_r, stdin_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -159,7 +170,7 @@ def _run(request: dict, serial: int) -> dict:
     _, status, usage = os.wait4(pid, 0)
     elapsed = time.monotonic() - started
     _kill_strays()
-    _remove_tree(workdir)
+    _as_child(_remove_tree, workdir)  # the files are the unprivileged uid's: remove them as it
     return {
         "exit_code": os.waitstatus_to_exitcode(status) if not timed_out and not overflow else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
@@ -190,7 +201,20 @@ def _kill_strays() -> None:
             break
 
 
+def _as_child(fn, *args) -> None:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _drop_privileges()
+            fn(*args)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
 def _remove_tree(path: str) -> None:
+    if not os.path.isdir(path):
+        return
     for root, dirs, files in os.walk(path, topdown=False):
         for name in files:
             try:

@@ -7,8 +7,7 @@ then runs in a forked child with rlimits and a hard wall-clock kill of its proce
 (`forkserver.py`). The isolation in use is detected and reported; with none available, running
 untrusted code is refused unless the caller opts in.
 
-Still to come: an unprivileged uid for the children when the host runs as root, seccomp and
-Landlock filters, and the security suite (issue 4).
+Still to come: seccomp and Landlock filters, and the full security suite (issue 4).
 """
 
 from __future__ import annotations
@@ -55,22 +54,46 @@ def _bwrap() -> str | None:
         return shutil.which("bwrap")
 
 
+NOBODY = 65534
+
+
 def _bwrap_argv(bwrap: str) -> list[str]:
-    prefix = sys.base_prefix
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    for path in ("/usr", "/lib", "/lib64", "/bin", prefix):
+    """bubblewrap's arguments. As root: no user namespace (inside one, every uid would still be host
+    root to the files), and the server keeps only the caps to drop each child to `NOBODY` and to kill it.
+    Otherwise: a user namespace, in which the caller's own uid is already unprivileged."""
+    if os.geteuid() == 0:
+        argv = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+                "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
+    else:
+        argv = [bwrap, "--unshare-all", "--cap-drop", "ALL"]
+    argv += ["--die-with-parent", "--new-session"]
+    for path in ("/usr", "/lib", "/lib64", "/bin"):
         argv += ["--ro-bind-try", path, path]
-    argv += ["--ro-bind", str(SERVER), "/sandbox/forkserver.py", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    # the Python install at a neutral path: its real one may sit in a home the nobody uid cannot enter
+    argv += ["--perms", "0755", "--dir", "/opt", "--ro-bind", sys.base_prefix, "/opt/python"]
+    argv += ["--perms", "0755", "--dir", "/sandbox", "--ro-bind", str(SERVER), "/sandbox/forkserver.py"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
     argv += ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--chdir", "/tmp"]
     return argv
+
+
+def _python_inside() -> str:
+    real = Path(os.path.realpath(sys._base_executable if hasattr(sys, "_base_executable") else sys.executable))
+    return str(Path("/opt/python") / real.relative_to(os.path.realpath(sys.base_prefix)))
+
+
+def _server_argv(bwrap: str) -> list[str]:
+    argv = [*_bwrap_argv(bwrap), _python_inside(), "-I", "-S", "/sandbox/forkserver.py"]
+    return argv + (["--uid", str(NOBODY)] if os.geteuid() == 0 else [])
 
 
 def detect_isolation() -> Isolation:
     bwrap = _bwrap()
     if bwrap:
-        probe = subprocess.run([*_bwrap_argv(bwrap), "/bin/true"], capture_output=True, timeout=30)
+        probe = subprocess.run([*_bwrap_argv(bwrap), _python_inside(), "-I", "-S", "-c", "pass"], capture_output=True, timeout=30)
         if probe.returncode == 0:
-            return Isolation(level="bubblewrap", detail=f"{bwrap}: pid, net, ipc, uts namespaces; read-only system view")
+            who = f"programs run as uid {NOBODY}" if os.geteuid() == 0 else "programs run in a user namespace"
+            return Isolation(level="bubblewrap", detail=f"{bwrap}: pid, net, ipc, uts namespaces; read-only system view; {who}")
         reason = probe.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["failed"]
         return Isolation(level="none", detail=f"bubblewrap does not start here: {reason[0]}")
     return Isolation(level="none", detail="no bubblewrap binary")
@@ -81,11 +104,10 @@ class Sandbox:
 
     def __init__(self, allow_unsandboxed: bool = False):
         self.isolation = detect_isolation()
-        python = os.path.realpath(sys.executable if sys.prefix == sys.base_prefix else sys._base_executable)
         if self.isolation.level == "bubblewrap":
-            argv = [*_bwrap_argv(_bwrap() or "bwrap"), python, "-I", "-S", "/sandbox/forkserver.py"]
+            argv = _server_argv(_bwrap() or "bwrap")
         elif allow_unsandboxed:
-            argv = [python, "-I", "-S", str(SERVER)]
+            argv = [sys.executable, "-I", "-S", str(SERVER)]
         else:
             raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({self.isolation.detail})")
         self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
