@@ -86,3 +86,15 @@ def test_programs_run_unprivileged_and_cannot_touch_the_server(sandbox):
 def test_isolation_is_detected_and_reported():
     iso = detect_isolation()
     assert iso.level == "bubblewrap" and "namespaces" in iso.detail
+
+
+def test_seccomp_and_landlock_confine_each_program(sandbox):
+    assert sandbox.seccomp, "this kernel has seccomp: the filter must be installed"
+    probe = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.{call}\nprint(r, ctypes.get_errno())"
+    for call in ("syscall(272, 0x20000000)", "ptrace(0, 0, 0, 0)", "syscall(165, 0, 0, 0, 0, 0)"):  # unshare, ptrace, mount
+        r = sandbox.run(probe.format(call=call))
+        assert r.stdout.split() == ["-1", "1"], (call, r)  # EPERM
+    if sandbox.landlock_abi:
+        assert "Permission denied" in sandbox.run("open('/tmp/elsewhere', 'w')").stderr
+        assert sandbox.run("open('mine', 'w').write('ok')\nprint(open('mine').read())").stdout == "ok\n"
+        assert sandbox.run("open('/dev/null', 'w').write('x')").exit_code == 0

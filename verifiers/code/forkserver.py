@@ -11,8 +11,11 @@ Protocol on stdin/stdout: one JSON object per line each way. A request is {"code
 (capped). Judging happens in the trusted parent, never here.
 """
 
+import ctypes
+import errno
 import json
 import os
+import platform
 import resource
 import select
 import signal
@@ -23,6 +26,86 @@ SCRATCH = "/tmp"
 # On a root host the server keeps only CAP_SETUID/CAP_SETGID/CAP_KILL, and every child becomes this
 # unprivileged uid before the program runs; under a user namespace the uid is already unprivileged.
 DROP_TO = int(sys.argv[sys.argv.index("--uid") + 1]) if "--uid" in sys.argv else None
+
+
+# -- seccomp and Landlock, by hand: only the standard library exists in here ------------------
+# Syscalls no program under test needs and a sandbox escape would: mounts, namespaces, tracing,
+# kernel keyrings and modules, BPF, perf, io_uring, userfaultfd, reading other processes' memory.
+_DENIED = {
+    "x86_64": (0xC000003E, [101, 165, 166, 272, 308, 321, 298, 250, 248, 249, 246, 320, 175, 313, 176, 169, 167,
+                            168, 155, 161, 163, 164, 227, 323, 310, 311, 425, 426, 427, 135, 103, 179, 304, 303]),
+    "aarch64": (0xC00000B7, [117, 40, 39, 97, 268, 280, 241, 219, 217, 218, 104, 294, 105, 273, 106, 142, 224, 225,
+                             41, 51, 89, 170, 112, 282, 270, 271, 425, 426, 427, 92, 116]),
+}
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+class _Filter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+
+class _Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_Filter))]
+
+
+def _seccomp_program() -> _Program | None:
+    """Built once in the server; every child installs the same filter."""
+    arch = _DENIED.get(platform.machine())
+    if arch is None:
+        return None
+    audit_arch, denied = arch
+    n = len(denied)
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    program = [(ld, 0, 0, 4), (jeq, 1, 0, audit_arch), (ret, 0, 0, 0x80000000), (ld, 0, 0, 0),
+               (jge, n + 1, 0, 0x40000000)]  # x32 syscall numbers: denied too
+    program += [(jeq, n - i, 0, nr) for i, nr in enumerate(denied)]
+    program += [(ret, 0, 0, 0x7FFF0000), (ret, 0, 0, 0x00050000 | errno.EPERM)]
+    filters = (_Filter * len(program))(*[_Filter(*f) for f in program])
+    return _Program(len(program), ctypes.cast(filters, ctypes.POINTER(_Filter)))
+
+
+_SECCOMP = _seccomp_program()
+
+
+def _seccomp() -> bool:
+    if _SECCOMP is None or _LIBC.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        return False
+    return _LIBC.prctl(22, 2, ctypes.byref(_SECCOMP)) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+
+
+_LANDLOCK_ABI = 0
+
+
+def _landlock(workdir: str) -> bool:
+    """Reads and execution anywhere this view shows; writes only in the test's own directory."""
+    if _LANDLOCK_ABI < 1:
+        return False
+    libc = _LIBC
+    read, write_all = (1 << 0) | (1 << 2) | (1 << 3), (1 << 13) - 1  # execute, read file, read dir; all v1 rights
+    handled = write_all | ((1 << 14) if _LANDLOCK_ABI >= 3 else 0)  # truncate, from ABI 3
+    ruleset = ctypes.c_uint64(handled)
+    fd = libc.syscall(444, ctypes.byref(ruleset), 8, 0)
+    if fd < 0:
+        return False
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    for path, allowed in (("/", read), ("/dev", read | (1 << 1)), (workdir, handled)):
+        pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        libc.syscall(445, fd, 1, ctypes.byref(PathBeneath(allowed, pfd)), 0)
+        os.close(pfd)
+    ok = libc.syscall(446, fd, 0) == 0
+    os.close(fd)
+    return ok
+
+
+def _landlock_abi() -> int:
+    abi = _LIBC.syscall(444, None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
+    return max(abi, 0)
 
 
 def _drop_privileges() -> None:
@@ -68,6 +151,9 @@ def _child(request: dict, stdin_fd: int, out_w: int, err_w: int, workdir: str) -
         _drop_privileges()
         os.mkdir(workdir, 0o700)
         os.chdir(workdir)
+        _landlock(workdir)
+        if not _seccomp() and request.get("require_seccomp"):
+            os._exit(126)
         memory = request["memory_mb"] << 20
         for which, value in (
             (resource.RLIMIT_AS, memory),
@@ -233,10 +319,20 @@ def _remove_tree(path: str) -> None:
         pass
 
 
+def _probe_seccomp() -> bool:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if _seccomp() else 1)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
 def main() -> None:
+    global _LANDLOCK_ABI
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _LANDLOCK_ABI = _landlock_abi()
     out = sys.stdout
-    print(json.dumps({"ready": True}), file=out, flush=True)
+    hello = {"ready": True, "seccomp": _probe_seccomp(), "landlock_abi": _LANDLOCK_ABI}
+    print(json.dumps(hello), file=out, flush=True)
     for serial, line in enumerate(sys.stdin):
         reply = _run(json.loads(line), serial)
         print(json.dumps(reply), file=out, flush=True)

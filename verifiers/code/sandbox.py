@@ -7,7 +7,10 @@ then runs in a forked child with rlimits and a hard wall-clock kill of its proce
 (`forkserver.py`). The isolation in use is detected and reported; with none available, running
 untrusted code is refused unless the caller opts in.
 
-Still to come: seccomp and Landlock filters, and the full security suite (issue 4).
+Inside, each child also gets a seccomp filter (mounts, namespaces, ptrace, keyrings, modules,
+BPF, io_uring and the like fail with EPERM) and Landlock rules (writes only beneath its own
+scratch directory) where the kernel has them; `Sandbox.seccomp` and `.landlock_abi` say which.
+Still to come: the full security suite (issue 4).
 """
 
 from __future__ import annotations
@@ -111,10 +114,13 @@ class Sandbox:
         else:
             raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({self.isolation.detail})")
         self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        hello = self._proc.stdout.readline()  # type: ignore[union-attr]
-        if json.loads(hello or "{}").get("ready") is not True:
+        hello = json.loads(self._proc.stdout.readline() or "{}")  # type: ignore[union-attr]
+        if hello.get("ready") is not True:
             self.close()
             raise SandboxUnavailable("the sandbox's fork server did not start")
+        # what the kernel granted inside: each test also gets a seccomp filter and Landlock rules
+        self.seccomp: bool = hello["seccomp"]
+        self.landlock_abi: int = hello["landlock_abi"]
 
     def run(
         self,
