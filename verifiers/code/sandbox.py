@@ -58,6 +58,7 @@ def _bwrap() -> str | None:
 
 
 NOBODY = 65534
+SCRATCH_BYTES = 256 << 20
 
 
 def _bwrap_argv(bwrap: str) -> list[str]:
@@ -75,7 +76,8 @@ def _bwrap_argv(bwrap: str) -> list[str]:
     # the Python install at a neutral path: its real one may sit in a home the nobody uid cannot enter
     argv += ["--perms", "0755", "--dir", "/opt", "--ro-bind", sys.base_prefix, "/opt/python"]
     argv += ["--perms", "0755", "--dir", "/sandbox", "--ro-bind", str(SERVER), "/sandbox/forkserver.py"]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    # a bounded scratch: a program filling the disk fills 256 MiB of its own, not the host's memory
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]
     argv += ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--chdir", "/tmp"]
     return argv
 
