@@ -26,6 +26,9 @@ SCRATCH = "/tmp"
 # On a root host the server keeps only CAP_SETUID/CAP_SETGID/CAP_KILL, and every child becomes this
 # unprivileged uid before the program runs; under a user namespace the uid is already unprivileged.
 DROP_TO = int(sys.argv[sys.argv.index("--uid") + 1]) if "--uid" in sys.argv else None
+# Only inside its own PID namespace may the server kill(-1): outside one, that is every process
+# of the user (the opt-in run without isolation).
+OWN_PID_NAMESPACE = "--pidns" in sys.argv
 
 
 # -- seccomp and Landlock, by hand: only the standard library exists in here ------------------
@@ -270,21 +273,26 @@ def _run(request: dict, serial: int) -> dict:
 
 
 def _kill_strays() -> None:
-    """A daemon that left the test's process group still lives in our PID namespace: kill
-    everything there but us and the namespace's init, then reap."""
-    keep = {1, os.getpid()}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) not in keep:
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-    while True:
+    """A daemon that left the test's process group, or a fork bomb still forking, lives on in
+    our PID namespace. kill(-1) signals every process there but init and us in one pass that new
+    forks cannot race; repeat until /proc shows only the two of us (init reaps the orphans)."""
+    if not OWN_PID_NAMESPACE:
+        return
+    for _ in range(200):
+        others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
+        if not others:
+            return
         try:
-            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+            os.kill(-1, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                    break
+            except ChildProcessError:
                 break
-        except ChildProcessError:
-            break
+        time.sleep(0.001)
 
 
 def _as_child(fn, *args) -> None:

@@ -88,7 +88,7 @@ def _python_inside() -> str:
 
 
 def _server_argv(bwrap: str) -> list[str]:
-    argv = [*_bwrap_argv(bwrap), _python_inside(), "-I", "-S", "/sandbox/forkserver.py"]
+    argv = [*_bwrap_argv(bwrap), _python_inside(), "-I", "-S", "/sandbox/forkserver.py", "--pidns"]
     return argv + (["--uid", str(NOBODY)] if os.geteuid() == 0 else [])
 
 
