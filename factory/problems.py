@@ -120,7 +120,8 @@ def _raw_rows(cfg: ProblemsConfig) -> tuple[Iterator[dict[str, Any]], str, bool]
     if path.suffix == ".csv":
         return _csv_rows(path), str(path), False
     if path.suffix == ".parquet":
-        wanted = [c for c in (cfg.columns.id, cfg.columns.problem, cfg.columns.answer, cfg.columns.starter_code) if c]
+        answer = (cfg.columns.answer or "").split(",")
+        wanted = [c for c in (cfg.columns.id, cfg.columns.problem, *answer, cfg.columns.starter_code) if c]
         return _parquet_rows(path, wanted), str(path), False
     raise UserError(f"{path}: unsupported problem file type (use one of {', '.join(FILE_SUFFIXES)})")
 
@@ -139,11 +140,14 @@ def iter_problems(cfg: ProblemsConfig) -> Iterator[Problem]:
     cols = cfg.columns
     id_col, problem_col, answer_col = ("id", "problem", "answer") if native else (cols.id, cols.problem, cols.answer)
     starter_col = "starter_code" if native else cols.starter_code
+    # several answer columns ("public_tests,private_tests,generated_tests" for CodeContests,
+    # "test,entry_point" for HumanEval) travel together as one JSON object
+    answer_cols = answer_col.split(",") if answer_col and "," in answer_col else None
     count = 0
     for rowno, row in enumerate(rows, 1):
         if cfg.limit is not None and count >= cfg.limit:
             return
-        for col in (id_col, problem_col, answer_col, None if native else starter_col):
+        for col in (id_col, problem_col, *(answer_cols or [answer_col]), None if native else starter_col):
             if col and col not in row:
                 raise UserError(f"{where}: row {rowno}: missing column {col!r} (columns: {', '.join(map(str, row))})")
         text = _text(row[problem_col])
@@ -154,7 +158,8 @@ def iter_problems(cfg: ProblemsConfig) -> Iterator[Problem]:
             raise UserError(f"{where}: row {rowno}: field {id_col!r} is empty")
         starter = _text(row.get(starter_col)) if starter_col else None
         yield Problem(
-            id=pid, problem=text, answer=_text(row[answer_col]) if answer_col else None, source=where,
+            id=pid, problem=text, source=where,
+            answer=_text({c: row[c] for c in answer_cols}) if answer_cols else _text(row[answer_col]) if answer_col else None,
             starter_code=starter or None,
         )
         count += 1

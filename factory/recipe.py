@@ -19,7 +19,11 @@ class Strict(BaseModel):
 class Columns(Strict):
     id: str | None = Field(None, description="column holding a stable problem id; None hashes the problem text")
     problem: str = "problem"
-    answer: str | None = Field("answer", description="column holding the reference answer (for code: the tests)")
+    answer: str | None = Field(
+        "answer",
+        description="column holding the reference answer (for code: the tests); several columns joined by "
+        "commas travel as one JSON object, e.g. public_tests,private_tests,generated_tests",
+    )
     starter_code: str | None = Field(None, description="column holding starter code (call-based code problems)")
 
 

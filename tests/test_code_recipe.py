@@ -96,3 +96,18 @@ def test_the_shipped_code_recipe_runs_on_the_embedded_default(tmp_path: Path):
     ver = json_out(result)["verify"]
     assert ver["samples"] == 3 and ver["passed"] + sum(ver["failures_by_reason"].values()) == 3
     assert set(ver["failures_by_reason"]) <= CODE_STATUSES
+
+
+def test_tests_spread_over_several_columns(tmp_path: Path):
+    """CodeContests keeps its tests in three columns, HumanEval in two: named together, they travel as one."""
+    write_jsonl(tmp_path / "cc.jsonl", [{
+        "description": "Echo the number.",
+        "public_tests": {"input": ["1\n"], "output": ["1\n"]},
+        "private_tests": {"input": ["2\n"], "output": ["2\n"]},
+        "generated_tests": {"input": [], "output": []},
+    }])
+    cfg = ProblemsConfig(source=str(tmp_path / "cc.jsonl"),
+                         columns={"problem": "description", "answer": "public_tests,private_tests,generated_tests"})
+    (p,) = iter_problems(cfg)
+    with Sandbox() as sandbox:
+        assert judge_solution(sandbox, "```python\nprint(input())\n```", p.answer).reason == "2/2 tests passed"
