@@ -55,10 +55,19 @@ class SamplingConfig(Strict):
     stop: list[str] = Field(default_factory=list, description="stop sequences")
 
 
+class CodeVerifierOptions(Strict):
+    memory_mb: int = Field(512, ge=16, description="address-space limit per test")
+    stop_on_first_failure: bool = Field(True, description="skip a sample's remaining tests once one fails")
+    allow_unsandboxed: bool = Field(
+        False, description="run programs without kernel isolation where none works here (unsafe; off by default)"
+    )
+
+
 class VerifierConfig(Strict):
     name: Literal["math", "code"] = "math"
     timeout_s: float = Field(5.0, gt=0)
     workers: int | None = Field(None, ge=1, description="verifier processes; None uses every core")
+    code: CodeVerifierOptions = CodeVerifierOptions()
 
 
 class OutputConfig(Strict):

@@ -6,6 +6,7 @@ verdict that is not a pass has a reason, so `stats.json` counts why samples were
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections import Counter
@@ -16,8 +17,10 @@ from typing import Any
 import pyarrow as pa
 
 from rfactory.verifiers import VERIFIERS
+from rfactory.verifiers.code.sandbox import SandboxUnavailable
 
 from .dataset import CARD, ShardWriter
+from .errors import UserError
 from .progress import Progress
 from .recipe import Recipe
 from .records import VERDICT_SCHEMA, VerdictRecord
@@ -43,7 +46,13 @@ def _verdicts(recipe: Recipe, run: Run, workers: int) -> Iterator[tuple[dict[str
                 yield n, row["solution"] or "", row["reference_answer"]
 
     verify_many = VERIFIERS[recipe.verifier.name]
-    for n, verdict in verify_many(tasks(), timeout_s=recipe.verifier.timeout_s, workers=workers):
+    options = recipe.verifier.code.model_dump() if recipe.verifier.name == "code" else {}
+    try:
+        verdicts = verify_many(tasks(), timeout_s=recipe.verifier.timeout_s, workers=workers, **options)
+        first = next(verdicts, None)
+    except SandboxUnavailable as e:
+        raise UserError(f"verifier.code: {e}; set verifier.code.allow_unsandboxed: true to run anyway") from None
+    for n, verdict in itertools.chain([first] if first else [], verdicts):
         while immediate:
             yield immediate.pop()
         row = in_flight.pop(n)

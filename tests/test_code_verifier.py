@@ -88,3 +88,15 @@ def test_verify_many_runs_in_worker_sandboxes():
     got = dict(VERIFIERS["code"](iter(tasks), timeout_s=2.0, workers=2))
     assert (got["good"].status, got["bad"].status) == ("passed", "wrong_answer")
     assert VERIFIERS["code"] is verify_many
+
+
+def test_no_isolation_means_no_run_unless_the_user_opts_in(monkeypatch):
+    import rfactory.verifiers.code as code
+    from rfactory.verifiers.code.sandbox import Isolation, SandboxUnavailable
+
+    monkeypatch.setattr(code, "detect_isolation", lambda: Isolation(level="none", detail="no bubblewrap binary"))
+    tasks = [("k", fenced("print(1)"), json.dumps({"inputs": ["\n"], "outputs": ["1\n"]}))]
+    with pytest.raises(SandboxUnavailable, match="refusing to run untrusted code without isolation"):
+        list(verify_many(iter(tasks)))
+    got = dict(verify_many(iter(tasks), allow_unsandboxed=True))  # the opt-in (workers still find bubblewrap here)
+    assert got["k"].passed

@@ -21,7 +21,7 @@ from ..pool import run_with_deadline
 from ..verdict import Verdict
 from .extract import extract_code
 from .judge import call_matches, stdout_matches
-from .sandbox import RunResult, Sandbox
+from .sandbox import RunResult, Sandbox, SandboxUnavailable, detect_isolation
 from .suite import SuiteError, TestSuite, parse_suite
 
 TIMEOUT_S = 4.0  # per test
@@ -100,7 +100,7 @@ def run_tests(sandbox: Sandbox, code: str, suite: TestSuite, timeout_s: float = 
 
 
 def judge_solution(sandbox: Sandbox, solution: str, tests: str, timeout_s: float = TIMEOUT_S,
-                   stop_on_failure: bool = True) -> Verdict:
+                   stop_on_failure: bool = True, memory_mb: int = MEMORY_MB) -> Verdict:
     code = extract_code(solution)
     if code is None:
         return Verdict(passed=False, status="no_code", reason="no Python block in the solution")
@@ -108,7 +108,7 @@ def judge_solution(sandbox: Sandbox, solution: str, tests: str, timeout_s: float
         suite = parse_suite(tests)
     except SuiteError as e:
         return Verdict(passed=False, status="gold_unparseable", reason=str(e)[:200], extracted=code[:2000])
-    outcomes = run_tests(sandbox, code, suite, timeout_s, stop_on_failure=stop_on_failure)
+    outcomes = run_tests(sandbox, code, suite, timeout_s, memory_mb, stop_on_failure)
     failed = next((i for i, o in enumerate(outcomes) if o.status != "passed"), None)
     detail = json.dumps([o.model_dump() for o in outcomes])
     common = {"extracted": code[:2000], "expected": f"{suite.size()} {suite.kind} tests", "detail": detail}
@@ -121,11 +121,11 @@ def judge_solution(sandbox: Sandbox, solution: str, tests: str, timeout_s: float
 _sandbox: Sandbox | None = None  # one per worker process, started on first use
 
 
-def _verify_task(solution: str, tests: str, timeout_s: float) -> Verdict:
+def _verify_task(solution: str, tests: str, timeout_s: float, options: dict[str, Any]) -> Verdict:
     global _sandbox
     if _sandbox is None:
-        _sandbox = Sandbox()
-    return judge_solution(_sandbox, solution, tests, timeout_s)
+        _sandbox = Sandbox(allow_unsandboxed=options["allow_unsandboxed"])
+    return judge_solution(_sandbox, solution, tests, timeout_s, options["stop_on_first_failure"], options["memory_mb"])
 
 
 def verify(solution: str, tests: str, timeout_s: float = TIMEOUT_S) -> Verdict:
@@ -134,16 +134,23 @@ def verify(solution: str, tests: str, timeout_s: float = TIMEOUT_S) -> Verdict:
         return judge_solution(sandbox, solution, tests, timeout_s)
 
 
-def verify_many(tasks: Iterable[tuple[Any, str, str]], timeout_s: float = TIMEOUT_S,
-                workers: int = 1) -> Iterator[tuple[Any, Verdict]]:
+def verify_many(tasks: Iterable[tuple[Any, str, str]], timeout_s: float = TIMEOUT_S, workers: int = 1,
+                memory_mb: int = MEMORY_MB, stop_on_first_failure: bool = True,
+                allow_unsandboxed: bool = False) -> Iterator[tuple[Any, Verdict]]:
     """(key, Verdict) for each (key, solution, tests), judged by `workers` sandboxes.
 
-    A pair whose whole run overstays (every test at its limit, and more) is killed with its
-    worker: a `sandbox_error`, never a wrong answer.
+    Raises SandboxUnavailable before any work when no isolation works here and the caller did
+    not opt in. A pair whose whole run overstays (every test at its limit, and more) is killed
+    with its worker: a `sandbox_error`, never a wrong answer.
     """
+    isolation = detect_isolation()
+    if isolation.level == "none" and not allow_unsandboxed:
+        raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({isolation.detail})")
+    options = {"memory_mb": memory_mb, "stop_on_first_failure": stop_on_first_failure,
+               "allow_unsandboxed": allow_unsandboxed}
     hard = 60 * timeout_s + 30  # the per-test limits stop programs; this stops a stuck sandbox
     for key, status, payload in run_with_deadline(
-        _verify_task, ((k, (s, t, timeout_s)) for k, s, t in tasks), hard, workers
+        _verify_task, ((k, (s, t, timeout_s, options)) for k, s, t in tasks), hard, workers
     ):
         if status == "ok":
             yield key, Verdict(**payload)
