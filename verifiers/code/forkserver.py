@@ -34,12 +34,17 @@ OWN_PID_NAMESPACE = "--pidns" in sys.argv
 # -- seccomp and Landlock, by hand: only the standard library exists in here ------------------
 # Syscalls no program under test needs and a sandbox escape would: mounts, namespaces, tracing,
 # kernel keyrings and modules, BPF, perf, io_uring, userfaultfd, reading other processes' memory.
+# System V shm/msg/sem objects would outlive the test in the server's IPC namespace.
+# (arch, denied syscalls, clone, clone3)
 _DENIED = {
     "x86_64": (0xC000003E, [101, 165, 166, 272, 308, 321, 298, 250, 248, 249, 246, 320, 175, 313, 176, 169, 167,
-                            168, 155, 161, 163, 164, 227, 323, 310, 311, 425, 426, 427, 135, 103, 179, 304, 303]),
+                            168, 155, 161, 163, 164, 227, 323, 310, 311, 425, 426, 427, 135, 103, 179, 304, 303,
+                            29, 68, 64], 56, 435),
     "aarch64": (0xC00000B7, [117, 40, 39, 97, 268, 280, 241, 219, 217, 218, 104, 294, 105, 273, 106, 142, 224, 225,
-                             41, 51, 89, 170, 112, 282, 270, 271, 425, 426, 427, 92, 116]),
+                             41, 51, 89, 170, 112, 282, 270, 271, 425, 426, 427, 92, 116, 194, 186, 190], 220, 435),
 }
+# clone() may make threads and processes, never new namespaces (a userns would hand back capabilities)
+_CLONE_NEW = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -58,13 +63,27 @@ def _seccomp_program() -> _Program | None:
     arch = _DENIED.get(platform.machine())
     if arch is None:
         return None
-    audit_arch, denied = arch
-    n = len(denied)
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    program = [(ld, 0, 0, 4), (jeq, 1, 0, audit_arch), (ret, 0, 0, 0x80000000), (ld, 0, 0, 0),
-               (jge, n + 1, 0, 0x40000000)]  # x32 syscall numbers: denied too
-    program += [(jeq, n - i, 0, nr) for i, nr in enumerate(denied)]
-    program += [(ret, 0, 0, 0x7FFF0000), (ret, 0, 0, 0x00050000 | errno.EPERM)]
+    audit_arch, denied, clone, clone3 = arch
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    # labels resolved below: ("goto", label) in jt/jf
+    code = [(ld, 0, 0, 4), (jeq, 1, 0, audit_arch), (ret, 0, 0, 0x80000000), (ld, 0, 0, 0),
+            (jge, "deny", 0, 0x40000000),  # x32 syscall numbers
+            (jeq, "nosys", 0, clone3),  # ENOSYS: the C library falls back to clone(), which is checked
+            (jeq, "clone", 0, clone)]
+    code += [(jeq, "deny", 0, nr) for nr in denied]
+    labels = {"allow": len(code)}
+    code += [(ret, 0, 0, 0x7FFF0000)]
+    labels["clone"] = len(code)
+    code += [(ld, 0, 0, 16), (jset, "deny", 0, _CLONE_NEW), (ret, 0, 0, 0x7FFF0000)]  # args[0], low word
+    labels["deny"] = len(code)
+    code += [(ret, 0, 0, 0x00050000 | errno.EPERM)]
+    labels["nosys"] = len(code)
+    code += [(ret, 0, 0, 0x00050000 | errno.ENOSYS)]
+    program = []
+    for i, (op, jt, jf, k) in enumerate(code):
+        jt = labels[jt] - i - 1 if isinstance(jt, str) else jt
+        jf = labels[jf] - i - 1 if isinstance(jf, str) else jf
+        program.append((op, jt, jf, k))
     filters = (_Filter * len(program))(*[_Filter(*f) for f in program])
     return _Program(len(program), ctypes.cast(filters, ctypes.POINTER(_Filter)))
 
@@ -118,30 +137,61 @@ def _drop_privileges() -> None:
         os.setuid(DROP_TO)
 
 
+_compile, _exec = compile, exec  # bound at start: a program replacing builtins.compile changes nothing here
+_PRISTINE_BUILTINS = dict(__builtins__ if isinstance(__builtins__, dict) else vars(__builtins__))
+_PLAIN_TYPES = (int, float, str, bool, type(None), bytes, complex)
+
+
+def _plain(value, depth: int = 0):
+    """A result as built-in values only, so a test's `==` never calls the program's own `__eq__`."""
+    if depth > 100:
+        raise TypeError("the result is nested too deeply")
+    if type(value) in _PLAIN_TYPES:
+        return value
+    if type(value) in (list, tuple, set, frozenset):
+        return type(value)(_plain(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return {_plain(k, depth + 1): _plain(v, depth + 1) for k, v in value.items()}
+    raise TypeError(f"the result is not a plain built-in value: {type(value).__name__}")
+
+
 def _harness(request: dict) -> None:
     """Run the program the way its tests need; a call's result and a finished check are
-    reported on a line that starts with the run's secret marker, after everything else."""
-    import json as _json  # bound before the program runs: it cannot swap what reports for it
+    reported on a line that starts with the run's secret marker, after everything else.
 
-    marker, mode = request["marker"], request["mode"]
+    The program shares this process, so the checks here stop accidents and the common tricks
+    (sys.exit before the tests, an always-true __eq__, a patched builtin), not a program set on
+    reading the marker out of the interpreter's memory."""
+    marker, mode = request.pop("marker"), request["mode"]
+    if mode == "assert":  # compiled before the program can patch anything
+        tests = _compile(request.pop("test_code"), "tests.py", "exec")
     namespace = {"__name__": "__main__" if mode == "stdio" else "solution", "__builtins__": __builtins__}
-    exec(compile(request["code"], "solution.py", "exec"), namespace)
+    _exec(_compile(request.pop("code"), "solution.py", "exec"), namespace)
     if mode == "call":
         fn = namespace.get(request["fn_name"])
         if fn is None and isinstance(namespace.get("Solution"), type):  # LeetCode style
             fn = getattr(namespace["Solution"](), request["fn_name"], None)
         if not callable(fn):
             raise NameError(f"the program defines no function {request['fn_name']!r}")
-        result = fn(*request["args"])
-        try:
-            line = _json.dumps(result, allow_nan=False)
-        except (TypeError, ValueError):
-            raise TypeError(f"the result is not a plain JSON value: {type(result).__name__}") from None
-        sys.stdout.write("\n" + marker + line + "\n")
+        line = _dumps(_plain(fn(*request["args"])))
+        sys.stdout.flush()
+        os.write(1, ("\n" + marker + line + "\n").encode())
     elif mode == "assert":
-        exec(compile(request["test_code"], "tests.py", "exec"), namespace)
-        namespace["check"](namespace[request["entry_point"]])
-        sys.stdout.write("\n" + marker + "\n")
+        # the tests see the program's names (HumanEval's use its helpers), pristine builtins, and
+        # the entry point returning plain values only, under either name they call it by
+        fn = namespace[request["entry_point"]]
+
+        def candidate(*args, **kwargs):
+            return _plain(fn(*args, **kwargs))
+
+        scope = {**namespace, "__builtins__": dict(_PRISTINE_BUILTINS), request["entry_point"]: candidate}
+        _exec(tests, scope)
+        scope["check"](candidate)
+        sys.stdout.flush()
+        os.write(1, ("\n" + marker + "\n").encode())
+
+
+_dumps = json.JSONEncoder(allow_nan=False).encode
 
 
 def _child(request: dict, stdin_fd: int, out_w: int, err_w: int, workdir: str) -> None:
@@ -260,6 +310,7 @@ def _run(request: dict, serial: int) -> dict:
     elapsed = time.monotonic() - started
     _kill_strays()
     _as_child(_remove_tree, workdir)  # the files are the unprivileged uid's: remove them as it
+    tainted = os.path.exists(workdir)  # not removable (too deep, too many): the client starts afresh
     return {
         "exit_code": os.waitstatus_to_exitcode(status) if not timed_out and not overflow else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
@@ -269,6 +320,7 @@ def _run(request: dict, serial: int) -> dict:
         "stderr": err[-4096:].decode("utf-8", "replace"),
         "seconds": round(elapsed, 6),
         "max_rss_kb": usage.ru_maxrss,
+        "tainted": tainted,
     }
 
 
@@ -295,7 +347,7 @@ def _kill_strays() -> None:
         time.sleep(0.001)
 
 
-def _as_child(fn, *args) -> None:
+def _as_child(fn, *args, timeout_s: float = 5.0) -> None:
     pid = os.fork()
     if pid == 0:
         try:
@@ -303,7 +355,13 @@ def _as_child(fn, *args) -> None:
             fn(*args)
         finally:
             os._exit(0)
-    os.waitpid(pid, 0)
+    deadline = time.monotonic() + timeout_s
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return
+        time.sleep(0.0005)
 
 
 def _remove_tree(path: str) -> None:

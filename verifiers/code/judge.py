@@ -3,8 +3,8 @@ what the test expects.
 
 No set-of-tokens or set-of-lines fallbacks (they accept reordered or deduplicated output), no
 `zip()` over lines (it ignores missing or extra ones): the line counts must agree, and then
-every token, exactly or, where both are numbers and one is written with a fraction or an
-exponent, within a float tolerance.
+every token, exactly or, where both are numbers and the expected one is written with a fraction
+or an exponent, within a float tolerance.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def _token_matches(got: str, want: str) -> bool:
     g, w = _float(got), _float(want)
     if g is None or w is None:
         return False
-    if not any(c in token for token in (got, want) for c in ".eE"):
-        return False  # two integers are compared exactly: 10 is not 11, and 007 is not 7
+    if not any(c in want for c in ".eE"):
+        return False  # an integer answer is exact: 10 is not 11, 007 is not 7, 123456900.0 is not 123456789
     return math.isclose(g, w, rel_tol=REL_TOL, abs_tol=ABS_TOL)
 
 
@@ -61,8 +61,8 @@ def value_matches(got: Any, want: Any) -> bool:
     if isinstance(got, bool) or isinstance(want, bool):
         return type(got) is type(want) and got == want
     if isinstance(got, (int, float)) and isinstance(want, (int, float)):
-        if isinstance(got, int) and isinstance(want, int):
-            return got == want
+        if isinstance(want, int):
+            return got == want  # an integer answer is exact
         return math.isclose(got, want, rel_tol=REL_TOL, abs_tol=ABS_TOL)
     if isinstance(got, (list, tuple)) and isinstance(want, (list, tuple)):
         return len(got) == len(want) and all(value_matches(g, w) for g, w in zip(got, want))

@@ -46,6 +46,7 @@ class RunResult(BaseModel):
     stderr: str
     seconds: float
     max_rss_kb: int
+    tainted: bool = False  # the test left a scratch the server could not clean
 
 
 def _bwrap() -> str | None:
@@ -108,6 +109,11 @@ class Sandbox:
     """One fork server; `run` a program per test. Use as a context manager, or call `close`."""
 
     def __init__(self, allow_unsandboxed: bool = False):
+        self._allow_unsandboxed = allow_unsandboxed
+        self._start()
+
+    def _start(self) -> None:
+        allow_unsandboxed = self._allow_unsandboxed
         self.isolation = detect_isolation()
         if self.isolation.level == "bubblewrap":
             argv = _server_argv(_bwrap() or "bwrap")
@@ -142,7 +148,11 @@ class Sandbox:
         reply = self._proc.stdout.readline()  # type: ignore[union-attr]
         if not reply:
             raise RuntimeError("the sandbox's fork server died")
-        return RunResult.model_validate_json(reply)
+        result = RunResult.model_validate_json(reply)
+        if result.tainted:  # a scratch full of what the test left: the next test gets a fresh server
+            self.close()
+            self._start()
+        return result
 
     def close(self) -> None:
         if self._proc.poll() is None:

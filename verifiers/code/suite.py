@@ -94,6 +94,8 @@ def parse_suite(raw: str | dict[str, Any]) -> TestSuite:
             data = json.loads(raw)
         except json.JSONDecodeError as e:
             raise SuiteError(f"tests: invalid JSON ({e.msg})") from None
+        except (ValueError, RecursionError) as e:  # a 5000-digit number, nesting too deep
+            raise SuiteError(f"tests: unreadable JSON ({type(e).__name__})") from None
     if not isinstance(data, dict):
         raise SuiteError(f"tests: expected a JSON object, got {type(data).__name__}")
     if "kind" in data:
