@@ -120,8 +120,8 @@ def _raw_rows(cfg: ProblemsConfig) -> tuple[Iterator[dict[str, Any]], str, bool]
     if path.suffix == ".csv":
         return _csv_rows(path), str(path), False
     if path.suffix == ".parquet":
-        answer = (cfg.columns.answer or "").split(",")
-        wanted = [c for c in (cfg.columns.id, cfg.columns.problem, *answer, cfg.columns.starter_code) if c]
+        cols = cfg.columns
+        wanted = [c for c in (cols.id, cols.problem, *_answer_columns(cols.answer), cols.starter_code) if c]
         return _parquet_rows(path, wanted), str(path), False
     raise UserError(f"{path}: unsupported problem file type (use one of {', '.join(FILE_SUFFIXES)})")
 
@@ -134,20 +134,30 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
+def _answer_columns(spec: str | None) -> list[str]:
+    """Several answer columns ("public_tests,private_tests,generated_tests" for CodeContests,
+    "test,entry_point" for HumanEval) travel together as one JSON object."""
+    return spec.split(",") if spec else []
+
+
+def _answer(row: dict[str, Any], columns: list[str]) -> str | None:
+    if len(columns) > 1:
+        return _text({c: row[c] for c in columns})
+    return _text(row[columns[0]]) if columns else None
+
+
 def iter_problems(cfg: ProblemsConfig) -> Iterator[Problem]:
     """Stream problems with ids; raises UserError naming the row and field on bad input."""
     rows, where, native = _raw_rows(cfg)
     cols = cfg.columns
     id_col, problem_col, answer_col = ("id", "problem", "answer") if native else (cols.id, cols.problem, cols.answer)
     starter_col = "starter_code" if native else cols.starter_code
-    # several answer columns ("public_tests,private_tests,generated_tests" for CodeContests,
-    # "test,entry_point" for HumanEval) travel together as one JSON object
-    answer_cols = answer_col.split(",") if answer_col and "," in answer_col else None
+    answer_cols = _answer_columns(answer_col)
     count = 0
     for rowno, row in enumerate(rows, 1):
         if cfg.limit is not None and count >= cfg.limit:
             return
-        for col in (id_col, problem_col, *(answer_cols or [answer_col]), None if native else starter_col):
+        for col in (id_col, problem_col, *answer_cols, None if native else starter_col):
             if col and col not in row:
                 raise UserError(f"{where}: row {rowno}: missing column {col!r} (columns: {', '.join(map(str, row))})")
         text = _text(row[problem_col])
@@ -159,7 +169,7 @@ def iter_problems(cfg: ProblemsConfig) -> Iterator[Problem]:
         starter = _text(row.get(starter_col)) if starter_col else None
         yield Problem(
             id=pid, problem=text, source=where,
-            answer=_text({c: row[c] for c in answer_cols}) if answer_cols else _text(row[answer_col]) if answer_col else None,
+            answer=_answer(row, answer_cols),
             starter_code=starter or None,
         )
         count += 1

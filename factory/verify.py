@@ -6,7 +6,6 @@ verdict that is not a pass has a reason, so `stats.json` counts why samples were
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 from collections import Counter
@@ -48,15 +47,13 @@ def _verdicts(recipe: Recipe, run: Run, workers: int) -> Iterator[tuple[dict[str
     verify_many = VERIFIERS[recipe.verifier.name]
     options = recipe.verifier.code.model_dump() if recipe.verifier.name == "code" else {}
     try:
-        verdicts = verify_many(tasks(), timeout_s=recipe.verifier.timeout_s, workers=workers, **options)
-        first = next(verdicts, None)
-    except SandboxUnavailable as e:
+        for n, verdict in verify_many(tasks(), timeout_s=recipe.verifier.timeout_s, workers=workers, **options):
+            while immediate:
+                yield immediate.pop()
+            row = in_flight.pop(n)
+            yield row, VerdictRecord(problem_id=row["problem_id"], sample_index=row["sample_index"], **verdict.model_dump())
+    except SandboxUnavailable as e:  # raised before any pair is judged
         raise UserError(f"verifier.code: {e}; set verifier.code.allow_unsandboxed: true to run anyway") from None
-    for n, verdict in itertools.chain([first] if first else [], verdicts):
-        while immediate:
-            yield immediate.pop()
-        row = in_flight.pop(n)
-        yield row, VerdictRecord(problem_id=row["problem_id"], sample_index=row["sample_index"], **verdict.model_dump())
     while immediate:
         yield immediate.pop()
 

@@ -63,6 +63,26 @@ def _reported(r: RunResult, marker: str) -> str | None:
     return None
 
 
+def _judge_run(r: RunResult, kind: str, expected: Any, marker: str) -> str:
+    status = _run_status(r)
+    if status == "runtime_error" and kind == "assert" and _last_error(r.stderr) == "AssertionError":
+        return "wrong_answer"  # a check that failed, not a crash
+    if status is not None:
+        return status
+    if kind == "stdio":
+        return "passed" if stdout_matches(r.stdout, expected) else "wrong_answer"
+    report = _reported(r, marker)
+    if report is None:  # sys.exit(0) before the tests finished
+        return "runtime_error"
+    if kind == "assert":
+        return "passed"
+    try:
+        result = json.loads(report)
+    except (ValueError, RecursionError):  # a report the harness did not write
+        return "runtime_error"
+    return "passed" if call_matches(result, expected) else "wrong_answer"
+
+
 def run_tests(sandbox: Sandbox, code: str, suite: TestSuite, timeout_s: float = TIMEOUT_S,
               memory_mb: int = MEMORY_MB, stop_on_failure: bool = True) -> list[TestOutcome]:
     """One outcome per test run, in order; with `stop_on_failure`, none after the first failure."""
@@ -79,25 +99,7 @@ def run_tests(sandbox: Sandbox, code: str, suite: TestSuite, timeout_s: float = 
     outcomes = []
     for args, expected in runs:
         r = sandbox.run(code, **args, **limits)
-        status = _run_status(r)
-        if status == "runtime_error" and suite.kind == "assert" and _last_error(r.stderr) == "AssertionError":
-            status = "wrong_answer"  # a check that failed, not a crash
-        if status is None:
-            if suite.kind == "stdio":
-                status = "passed" if stdout_matches(r.stdout, expected) else "wrong_answer"
-            else:
-                report = _reported(r, marker)
-                if report is None:  # sys.exit(0) before the tests finished
-                    status = "runtime_error"
-                elif suite.kind == "call":
-                    try:
-                        result = json.loads(report)
-                    except (ValueError, RecursionError):  # a report the harness did not write
-                        status = "runtime_error"
-                    else:
-                        status = "passed" if call_matches(result, expected) else "wrong_answer"
-                else:
-                    status = "passed"
+        status = _judge_run(r, suite.kind, expected, marker)
         outcomes.append(TestOutcome(status=status, seconds=r.seconds, max_rss_kb=r.max_rss_kb))
         if stop_on_failure and status != "passed":
             break

@@ -110,9 +110,9 @@ def _variable(name: str) -> str:
     return "y" if re.fullmatch(r"y|[fghpq](?:\^\{?-1\}?)?\([a-z]\)", name) else name
 
 
-def _number(e: sympy.Expr, subs: dict | None = None) -> sympy.Expr | None:
+def _number(e: sympy.Expr, subs: dict | None = None, digits: int = _PRECISION) -> sympy.Expr | None:
     # evalf(subs=…) substitutes in floating point; .subs() would build (x+1)**1000000 exactly
-    v = e.evalf(_PRECISION, subs=subs)
+    v = e.evalf(digits, subs=subs)
     if not v.is_number or v.has(*_SPECIAL):
         return None
     return v
@@ -169,10 +169,8 @@ def expressions_equal(x: sympy.Expr, y: sympy.Expr, places: int | None = None) -
         digits = _digits_needed(x, y)
         if digits is None:
             return False  # too large to tell apart: only the exact paths above may say equal
-        vx, vy = x.evalf(digits), y.evalf(digits)
-        if not (vx.is_number and vy.is_number) or vx.has(*_SPECIAL) or vy.has(*_SPECIAL):
-            return False
-        return _close(vx, vy, tolerance, digits)
+        vx, vy = _number(x, digits=digits), _number(y, digits=digits)
+        return vx is not None and vy is not None and _close(vx, vy, tolerance, digits)
     agreed = 0
     for subs in _substitutions(free):
         vx, vy = _number(x, subs), _number(y, subs)
@@ -227,34 +225,42 @@ def _relations_equal(a: Relation, b: Relation) -> bool:
     return agreed >= 2
 
 
+def _names(side: Items) -> list[str] | None:
+    """The variables of `x = 1, y = 2`, when every item is named and no name repeats."""
+    names = [i.var for i in side.items if isinstance(i, Scalar) and i.var]
+    return names if len(names) == len(side.items) == len(set(names)) else None
+
+
+def _brackets_agree(a: Items, b: Items) -> bool:
+    if a.brackets and b.brackets:
+        return a.brackets == b.brackets  # (1, 2) and [1, 2] differ when both are written as brackets
+    # [1, 2] is an interval, not the list 1, 2
+    return not any(side.brackets and side.brackets != "()" and len(side.items) == 2 for side in (a, b))
+
+
 def _items_equal(a: Items, b: Items) -> bool:
-    if len(a.items) != len(b.items) or {a.kind, b.kind} == {"set", "tuple"}:
+    if len(a.items) != len(b.items) or {a.kind, b.kind} == {"set", "tuple"} or not _brackets_agree(a, b):
         return False
-    if a.brackets and b.brackets and a.brackets != b.brackets:
-        return False  # (1, 2) and [1, 2] differ when both are written as brackets
-    if any(side.brackets and side.brackets != "()" and len(side.items) == 2 for side in (a, b)) and not (
-        a.brackets and b.brackets
-    ):
-        return False  # [1, 2] is an interval, not the list 1, 2
-    named = [[i.var for i in side.items if isinstance(i, Scalar) and i.var] for side in (a, b)]
-    if all(len(n) == len(a.items) == len(set(n)) for n in named) and set(named[0]) == set(named[1]):
+    names_a, names_b = _names(a), _names(b)
+    if names_a and names_b and set(names_a) == set(names_b):
         by_name = {i.var: i for i in b.items}
         return all(_scalars_equal(i, by_name[i.var]) for i in a.items)  # x=1, y=2 is y=2, x=1
-    if "tuple" in (a.kind, b.kind):
-        if all(equal(x, y) for x, y in zip(a.items, b.items)):
-            return True
-        # b = 3, a = 2 names its values: in alphabetical order it is the point (2, 3)
-        for side, other, names in ((a, b, named[0]), (b, a, named[1])):
-            if len(names) == len(side.items) == len(set(names)):
-                ordered = sorted(side.items, key=lambda i: i.var)
-                return all(equal(x, y) for x, y in zip(ordered, other.items))
-        return False
     if all(equal(x, y) for x, y in zip(a.items, b.items)):
         return True
+    if "tuple" in (a.kind, b.kind):
+        # b = 3, a = 2 names its values: in alphabetical order it is the point (2, 3)
+        named, other = (a, b) if names_a else (b, a) if names_b else (None, None)
+        return named is not None and all(
+            equal(x, y) for x, y in zip(sorted(named.items, key=lambda i: i.var), other.items)
+        )
+    return _matched_unordered(a.items, b.items)
+
+
+def _matched_unordered(xs: tuple, ys: tuple) -> bool:
     # Try the likeliest partner first (nearest value at one point), so a reordered set of n
     # items costs about n comparisons, not n²/2.
-    unmatched = [(y, _fingerprint(y)) for y in b.items]
-    for x in a.items:
+    unmatched = [(y, _fingerprint(y)) for y in ys]
+    for x in xs:
         fx = _fingerprint(x)
         order = sorted(range(len(unmatched)), key=lambda k: abs(fx - unmatched[k][1]))
         hit = next((k for k in order if equal(x, unmatched[k][0])), None)
