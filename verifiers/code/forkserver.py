@@ -5,14 +5,18 @@ it imports only the standard library: the sandbox's filesystem view holds the Py
 nothing of the host's projects. Python starts once; every test forks from this warm process,
 which is what makes a test cost a fork (~1 ms) instead of an interpreter start (~15 ms).
 
-Protocol on stdin/stdout: one JSON object per line each way. A request is {"code", "mode"
-("stdio", "call" or "assert"), "stdin", "fn_name", "args", "test_code", "entry_point", "marker",
-"timeout_s", "memory_mb", "output_bytes"}; the reply says how the child ended and what it wrote
-(capped). Judging happens in the trusted parent, never here.
+Protocol: a request on stdin is a line "<request bytes> <tests bytes>", the request's JSON
+{"code", "mode" ("stdio", "call" or "assert"), "stdin", "fn_name", "args", "entry_point",
+"marker", "timeout_s", "memory_mb", "output_bytes"}, then the tests of an assert-mode problem,
+which a separate checker process reads and runs. Each reply on stdout is one JSON line saying how
+the child ended, what it wrote (capped) and what the checker reported. Judging happens in the
+trusted parent, never here.
 """
 
 import ctypes
 import errno
+import builtins
+import fcntl
 import json
 import os
 import platform
@@ -26,6 +30,9 @@ SCRATCH = "/tmp"
 # On a root host the server keeps only CAP_SETUID/CAP_SETGID/CAP_KILL, and every child becomes this
 # unprivileged uid before the program runs; under a user namespace the uid is already unprivileged.
 DROP_TO = int(sys.argv[sys.argv.index("--uid") + 1]) if "--uid" in sys.argv else None
+# The checker that runs a problem's own tests is another uid still, so a program can neither
+# signal it nor read its memory.
+CHECKER_UID = DROP_TO - 1 if DROP_TO is not None else None
 # Only inside its own PID namespace may the server kill(-1): outside one, that is every process
 # of the user (the opt-in run without isolation).
 OWN_PID_NAMESPACE = "--pidns" in sys.argv
@@ -100,8 +107,9 @@ def _seccomp() -> bool:
 _LANDLOCK_ABI = 0
 
 
-def _landlock(workdir: str) -> bool:
-    """Reads and execution anywhere this view shows; writes only in the test's own directory."""
+def _landlock(workdir: str | None) -> bool:
+    """Reads and execution anywhere this view shows; writes only in the test's own directory
+    (none at all without one)."""
     if _LANDLOCK_ABI < 1:
         return False
     libc = _LIBC
@@ -116,7 +124,8 @@ def _landlock(workdir: str) -> bool:
         _pack_ = 1
         _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
-    for path, allowed in (("/", read), ("/dev", read | (1 << 1)), (workdir, handled)):
+    rules = [("/", read), ("/dev", read | (1 << 1))] + ([(workdir, handled)] if workdir else [])
+    for path, allowed in rules:
         pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         libc.syscall(445, fd, 1, ctypes.byref(PathBeneath(allowed, pfd)), 0)
         os.close(pfd)
@@ -130,93 +139,192 @@ def _landlock_abi() -> int:
     return max(abi, 0)
 
 
-def _drop_privileges() -> None:
-    if DROP_TO is not None:
+def _drop_privileges(uid: int | None) -> None:
+    if uid is not None:
         os.setgroups([])
-        os.setgid(DROP_TO)
-        os.setuid(DROP_TO)
+        os.setgid(uid)
+        os.setuid(uid)
 
 
-_compile, _exec = compile, exec  # bound at start: a program replacing builtins.compile changes nothing here
-_PRISTINE_BUILTINS = dict(__builtins__ if isinstance(__builtins__, dict) else vars(__builtins__))
-_PLAIN_TYPES = (int, float, str, bool, type(None), bytes, complex)
+_PLAIN_TYPES = (int, str, bool, type(None))
 
 
-def _plain(value, depth: int = 0):
-    """A result as built-in values only, so a test's `==` never calls the program's own `__eq__`."""
-    if depth > 100:
-        raise TypeError("the result is nested too deeply")
-    if type(value) in _PLAIN_TYPES:
+def _tag(value):
+    """A built-in value as JSON that keeps its type (tuple, set, dict keys, bytes, non-finite
+    floats); anything else, a subclass included, is refused, so the judging side never runs the
+    program's own `__eq__`."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
         return value
-    if type(value) in (list, tuple, set, frozenset):
-        return type(value)(_plain(v, depth + 1) for v in value)
+    if kind is float:
+        return value if value - value == 0 else {"float": repr(value)}
+    if kind is list:
+        return [_tag(v) for v in value]
+    if kind in (tuple, set, frozenset):
+        return {kind.__name__: [_tag(v) for v in value]}
+    if kind is dict:
+        return {"dict": [[_tag(k), _tag(v)] for k, v in value.items()]}
+    if kind is bytes:
+        return {"bytes": value.hex()}
+    if kind is complex:
+        return {"complex": [_tag(value.real), _tag(value.imag)]}
+    raise TypeError(f"not a plain built-in value: {kind.__name__}")
+
+
+_UNTAG = {"float": float, "tuple": tuple, "set": set, "frozenset": frozenset, "bytes": bytes.fromhex,
+          "dict": lambda items: {k: v for k, v in items}, "complex": lambda parts: complex(*parts)}
+
+
+def _untag(value):
+    if type(value) is list:
+        return [_untag(v) for v in value]
     if type(value) is dict:
-        return {_plain(k, depth + 1): _plain(v, depth + 1) for k, v in value.items()}
-    raise TypeError(f"the result is not a plain built-in value: {type(value).__name__}")
+        ((kind, inner),) = value.items()
+        return _UNTAG[kind](_untag(inner) if kind != "float" and kind != "bytes" else inner)
+    return value
+
+
+def _plain(value):
+    return _untag(_tag(value))
+
+
+_dumps = json.JSONEncoder(allow_nan=True).encode
 
 
 def _harness(request: dict) -> None:
-    """Run the program the way its tests need; a call's result and a finished check are
-    reported on a line that starts with the run's secret marker, after everything else.
+    """Run the program the way its tests need.
 
-    The program shares this process, so the checks here stop accidents and the common tricks
-    (sys.exit before the tests, an always-true __eq__, a patched builtin), not a program set on
-    reading the marker out of the interpreter's memory."""
-    marker, mode = request.pop("marker"), request["mode"]
-    if mode == "assert":  # compiled before the program can patch anything
-        tests = _compile(request.pop("test_code"), "tests.py", "exec")
+    call: the result of the named function, as plain values, on a line that starts with the run's
+    secret marker, after everything else the program printed.
+    assert: serve calls of the entry point on fds 3 (arguments in) and 4 (results out) to the
+    checker, a separate process that holds the tests; their text never enters this process."""
+    mode = request["mode"]
     namespace = {"__name__": "__main__" if mode == "stdio" else "solution", "__builtins__": __builtins__}
-    _exec(_compile(request.pop("code"), "solution.py", "exec"), namespace)
+    exec(compile(request.pop("code"), "solution.py", "exec"), namespace)
+    if mode == "stdio":
+        return
+    name = request["fn_name"] if mode == "call" else request["entry_point"]
+    fn = namespace.get(name)
+    if fn is None and isinstance(namespace.get("Solution"), type):  # LeetCode style
+        fn = getattr(namespace["Solution"](), name, None)
+    if not callable(fn):
+        raise NameError(f"the program defines no function {name!r}")
     if mode == "call":
-        fn = namespace.get(request["fn_name"])
-        if fn is None and isinstance(namespace.get("Solution"), type):  # LeetCode style
-            fn = getattr(namespace["Solution"](), request["fn_name"], None)
-        if not callable(fn):
-            raise NameError(f"the program defines no function {request['fn_name']!r}")
         line = _dumps(_plain(fn(*request["args"])))
         sys.stdout.flush()
-        os.write(1, ("\n" + marker + line + "\n").encode())
-    elif mode == "assert":
-        # the tests see the program's names (HumanEval's use its helpers), pristine builtins, and
-        # the entry point returning plain values only, under either name they call it by
-        fn = namespace[request["entry_point"]]
+        os.write(1, ("\n" + request["marker"] + line + "\n").encode())
+        return
+    calls, results = open(3, "rb"), open(4, "wb", buffering=0)
+    for line in calls:
+        args, kwargs = _untag(json.loads(line))
+        try:
+            reply = ["ok", _tag(fn(*args, **kwargs))]
+        except MemoryError:  # the limit, not a result: the child ends as memory_limit
+            raise
+        except Exception as e:  # the checker re-raises it, so a test expecting an error still works
+            import traceback
 
-        def candidate(*args, **kwargs):
-            return _plain(fn(*args, **kwargs))
-
-        scope = {**namespace, "__builtins__": dict(_PRISTINE_BUILTINS), request["entry_point"]: candidate}
-        _exec(tests, scope)
-        scope["check"](candidate)
+            traceback.print_exc()
+            reply = ["error", type(e).__name__, str(e)[:300]]
         sys.stdout.flush()
-        os.write(1, ("\n" + marker + "\n").encode())
+        results.write((_dumps(reply) + "\n").encode())
 
 
-_dumps = json.JSONEncoder(allow_nan=False).encode
+class _ProgramFailed(Exception):
+    """The program broke the call channel: it ended, or answered out of turn."""
 
 
-def _child(request: dict, stdin_fd: int, out_w: int, err_w: int, workdir: str) -> None:
+class _Unsendable(Exception):
+    """The tests pass an argument that is not a plain built-in value."""
+
+
+def _check(payload: dict, entry_point: str, calls, results) -> dict:
+    """The tests of an assert-mode problem, run against the program over the call channel.
+
+    The scope holds the problem's own setup (HumanEval's prompt, which defines helpers such as
+    `poly` its tests use) and a `candidate` that forwards each call; no code of the program runs here."""
+    raised = []
+
+    def candidate(*args, **kwargs):
+        try:
+            data = (_dumps(_tag([list(args), kwargs])) + "\n").encode()
+        except TypeError as e:
+            raise _Unsendable(f"an argument of the tests cannot be sent: {e}") from None
+        try:
+            calls.write(data)
+        except OSError:
+            raise _ProgramFailed("the program ended before the tests finished") from None
+        line = results.readline()
+        if not line:
+            raise _ProgramFailed("the program ended before the tests finished")
+        try:
+            reply = json.loads(line)
+            if reply[0] == "ok":
+                return _untag(reply[1])
+            kind = getattr(builtins, reply[1], None)
+            error = (kind if isinstance(kind, type) and issubclass(kind, Exception) else RuntimeError)(reply[2])
+        except Exception:
+            raise _ProgramFailed("the program answered out of turn") from None
+        raised.append(error)
+        raise error
+
+    scope = {"__name__": "tests", "__builtins__": builtins}
+    try:
+        tests = compile(payload["test"], "tests.py", "exec")
+        if payload.get("setup"):
+            exec(compile(payload["setup"], "setup.py", "exec"), scope)
+        scope[entry_point] = candidate
+        exec(tests, scope)
+    except Exception as e:
+        return {"passed": False, "failure": "tests", "error": f"{type(e).__name__}: {e}"[:300]}
+    try:
+        scope["check"](candidate)
+    except BaseException as e:
+        if any(e is r for r in raised) or isinstance(e, (_ProgramFailed, MemoryError, RecursionError)):
+            failure = "program"
+        elif isinstance(e, AssertionError):
+            failure = "assertion"
+        elif isinstance(e, (NameError, _Unsendable)):  # e.g. a helper the problem's setup should define
+            failure = "tests"
+        else:  # the tests tripped over what the program returned
+            failure = "program"
+        return {"passed": False, "failure": failure, "error": f"{type(e).__name__}: {e}"[:300]}
+    return {"passed": True}
+
+
+def _limit(request: dict) -> None:
+    memory = request["memory_mb"] << 20
+    for which, value in (
+        (resource.RLIMIT_AS, memory),
+        (resource.RLIMIT_CPU, int(request["timeout_s"]) + 1),
+        (resource.RLIMIT_FSIZE, request["output_bytes"]),
+        (resource.RLIMIT_NOFILE, 64),
+        (resource.RLIMIT_NPROC, 64),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        resource.setrlimit(which, (value, value))
+
+
+def _place(fds: dict[int, int]) -> None:
+    """Put each fd at its target number (via numbers above any target, so none overwrites
+    another) and close everything else."""
+    high = {target: fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for target, fd in fds.items()}
+    for target, fd in high.items():
+        os.dup2(fd, target)
+    os.closerange(max(fds) + 1, 1 << 16)
+
+
+def _child(request: dict, fds: dict[int, int], workdir: str) -> None:
     try:
         os.setsid()  # its own process group: the parent kills the whole group at the deadline
-        os.dup2(stdin_fd, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.closerange(3, 1 << 16)
-        _drop_privileges()
+        _place(fds)
+        _drop_privileges(DROP_TO)
         os.mkdir(workdir, 0o700)
         os.chdir(workdir)
         _landlock(workdir)
         if not _seccomp() and request.get("require_seccomp"):
             os._exit(126)
-        memory = request["memory_mb"] << 20
-        for which, value in (
-            (resource.RLIMIT_AS, memory),
-            (resource.RLIMIT_CPU, int(request["timeout_s"]) + 1),
-            (resource.RLIMIT_FSIZE, request["output_bytes"]),
-            (resource.RLIMIT_NOFILE, 64),
-            (resource.RLIMIT_NPROC, 64),
-            (resource.RLIMIT_CORE, 0),
-        ):
-            resource.setrlimit(which, (value, value))
+        _limit(request)
         sys.stdin = open(0, "r", closefd=False)
         sys.stdout = open(1, "w", closefd=False)
         sys.stderr = open(2, "w", closefd=False)
@@ -244,19 +352,77 @@ def _child(request: dict, stdin_fd: int, out_w: int, err_w: int, workdir: str) -
         os._exit(1 if not isinstance(e, RecursionError) else 2)
 
 
-def _run(request: dict, serial: int) -> dict:
+def _checker(request: dict, tests_bytes: int, ready_w: int, calls_w: int, results_r: int, report_w: int) -> None:
+    """Read the tests straight from the server's input (so the server, and every program it
+    forks later, never holds them), then run them as another unprivileged uid the program cannot
+    signal or trace, with the same limits and filters as a program."""
+    payload = json.loads(_read_exactly(0, tests_bytes))  # on failure, no "ready": the server stops
+    os.write(ready_w, b".")
+    try:
+        os.setsid()
+        null = os.open("/dev/null", os.O_RDWR)
+        _place({0: null, 1: null, 2: null, 3: calls_w, 4: results_r, 5: report_w})
+        report_w = 5
+        _drop_privileges(CHECKER_UID)
+        _LIBC.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no /proc/<pid>/mem for a same-uid program
+        os.chdir("/")
+        _landlock(None)
+        _seccomp()
+        _limit({**request, "output_bytes": 1 << 20})
+        report = _check(payload, request["entry_point"], open(3, "wb", buffering=0), open(4, "rb"))
+    except BaseException as e:
+        report = {"passed": False, "failure": "tests", "error": f"{type(e).__name__}: {e}"[:300]}
+    try:
+        os.write(report_w, (_dumps(report) + "\n").encode())
+    finally:
+        os._exit(0)
+
+
+def _read_exactly(fd: int, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("the client closed the pipe mid-request")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _start_checker(request: dict, tests_bytes: int) -> tuple[int, int, dict[int, int]]:
+    """Fork the checker; (its pid, the fd its report arrives on, the program's ends of the call
+    channel). The checker reads the tests from our input before we read anything more."""
+    calls_r, calls_w = os.pipe()
+    results_r, results_w = os.pipe()
+    report_r, report_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        for fd in (calls_r, results_w, report_r, ready_r):
+            os.close(fd)
+        _checker(request, tests_bytes, ready_w, calls_w, results_r, report_w)
+    for fd in (calls_w, results_r, report_w, ready_w):
+        os.close(fd)
+    ready = os.read(ready_r, 1)
+    os.close(ready_r)
+    if ready != b".":  # the input is out of step with the protocol: nothing after it can be trusted
+        sys.exit("the checker could not read the tests")
+    return pid, report_r, {3: calls_r, 4: results_w}
+
+
+def _run(request: dict, tests_bytes: int, serial: int) -> dict:
     workdir = os.path.join(SCRATCH, f"run-{serial}")
+    started = time.monotonic()
+    checker, report_r, channel = _start_checker(request, tests_bytes) if tests_bytes else (None, None, {})
     stdin_r, stdin_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        os.close(stdin_w)
-        os.close(out_r)
-        os.close(err_r)
-        _child(request, stdin_r, out_w, err_w, workdir)
-    for fd in (stdin_r, out_w, err_w):
+        for fd in (stdin_w, out_r, err_r) + ((report_r,) if report_r is not None else ()):
+            os.close(fd)
+        _child(request, {0: stdin_r, 1: out_w, 2: err_w, **channel}, workdir)
+    for fd in (stdin_r, out_w, err_w, *channel.values()):
         os.close(fd)
     data = request["stdin"].encode()
     cap = request["output_bytes"]
@@ -264,7 +430,8 @@ def _run(request: dict, serial: int) -> dict:
     overflow = False
     deadline = started + request["timeout_s"]
     timed_out = False
-    open_fds = {out_r: out, err_r: err}
+    report = bytearray()
+    open_fds = {out_r: out, err_r: err, **({report_r: report} if report_r is not None else {})}
     writing = stdin_w
     view = memoryview(data)
     if not data:
@@ -298,16 +465,20 @@ def _run(request: dict, serial: int) -> dict:
                 del buf[cap:]
         if overflow:
             break
-    try:
-        os.killpg(pid, signal.SIGKILL)  # the whole group: daemons and forks die with it
-    except ProcessLookupError:
-        pass
+    for group in (pid, checker):
+        try:
+            if group is not None:
+                os.killpg(group, signal.SIGKILL)  # the whole group: daemons and forks die with it
+        except ProcessLookupError:
+            pass
     if writing is not None:
         os.close(writing)
     for fd in open_fds:
         os.close(fd)
     _, status, usage = os.wait4(pid, 0)
     elapsed = time.monotonic() - started
+    if checker is not None:
+        os.waitpid(checker, 0)
     _kill_strays()
     _as_child(_remove_tree, workdir)  # the files are the unprivileged uid's: remove them as it
     tainted = os.path.exists(workdir)  # not removable (too deep, too many): the client starts afresh
@@ -321,7 +492,15 @@ def _run(request: dict, serial: int) -> dict:
         "seconds": round(elapsed, 6),
         "max_rss_kb": usage.ru_maxrss,
         "tainted": tainted,
+        "check": _report(report) if checker is not None else None,
     }
+
+
+def _report(raw: bytearray) -> dict | None:
+    try:
+        return json.loads(raw)
+    except ValueError:  # cut off at the deadline
+        return None
 
 
 def _kill_strays() -> None:
@@ -351,7 +530,7 @@ def _as_child(fn, *args, timeout_s: float = 5.0) -> None:
     pid = os.fork()
     if pid == 0:
         try:
-            _drop_privileges()
+            _drop_privileges(DROP_TO)
             fn(*args)
         finally:
             os._exit(0)
@@ -399,9 +578,24 @@ def main() -> None:
     out = sys.stdout
     hello = {"ready": True, "seccomp": _probe_seccomp(), "landlock_abi": _LANDLOCK_ABI}
     print(json.dumps(hello), file=out, flush=True)
-    for serial, line in enumerate(sys.stdin):
-        reply = _run(json.loads(line), serial)
+    serial = 0
+    while (frame := _read_frame()) is not None:
+        reply = _run(*frame, serial)
         print(json.dumps(reply), file=out, flush=True)
+        serial += 1
+
+
+def _read_frame() -> tuple[dict, int] | None:
+    """A request: a line "<request bytes> <tests bytes>", the request's JSON, then the tests,
+    which the checker reads itself. Unbuffered, so no byte of the tests is read here."""
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(0, 1)
+        if not byte:
+            return None
+        line += byte
+    request_bytes, tests_bytes = map(int, line.split())
+    return json.loads(_read_exactly(0, request_bytes)), tests_bytes
 
 
 if __name__ == "__main__":

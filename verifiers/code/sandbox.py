@@ -10,7 +10,9 @@ untrusted code is refused unless the caller opts in.
 Inside, each child also gets a seccomp filter (mounts, namespaces, ptrace, keyrings, modules,
 BPF, io_uring and the like fail with EPERM) and Landlock rules (writes only beneath its own
 scratch directory) where the kernel has them; `Sandbox.seccomp` and `.landlock_abi` say which.
-Still to come: the full security suite (issue 4).
+An assert-mode problem's tests run in a checker process of their own (another uid where the
+server may switch uids), calling the program's function over a pipe with plain values; the
+tests' text never enters the program's process.
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ class Isolation(BaseModel):
     detail: str
 
 
+class CheckReport(BaseModel):
+    """How an assert-mode problem's tests went, from the checker that ran them."""
+
+    passed: bool
+    failure: Literal["assertion", "program", "tests"] | None = None
+    error: str = ""
+
+
 class RunResult(BaseModel):
     exit_code: int | None
     signal: int | None
@@ -47,6 +57,7 @@ class RunResult(BaseModel):
     seconds: float
     max_rss_kb: int
     tainted: bool = False  # the test left a scratch the server could not clean
+    check: CheckReport | None = None  # assert mode; None when the checker ended without a report
 
 
 def _bwrap() -> str | None:
@@ -121,7 +132,7 @@ class Sandbox:
             argv = [sys.executable, "-I", "-S", str(SERVER)]
         else:
             raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({self.isolation.detail})")
-        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         hello = json.loads(self._proc.stdout.readline() or "{}")  # type: ignore[union-attr]
         if hello.get("ready") is not True:
             self.close()
@@ -140,10 +151,15 @@ class Sandbox:
         harness: dict | None = None,
     ) -> RunResult:
         """Run `code` once. `harness` picks how: {"mode": "call", "fn_name", "args", "marker"} or
-        {"mode": "assert", "test_code", "entry_point", "marker"}; stdin/stdout when absent."""
+        {"mode": "assert", "test_code", "entry_point", "setup"}; stdin/stdout when absent. The
+        tests of assert mode travel apart from the request, to the checker alone."""
         request = {"code": code, "stdin": stdin, "timeout_s": timeout_s, "memory_mb": memory_mb,
-                   "output_bytes": output_bytes, "mode": "stdio", "marker": "", **(harness or {})}
-        self._proc.stdin.write(json.dumps(request) + "\n")  # type: ignore[union-attr]
+                   "output_bytes": output_bytes, "mode": "stdio", **(harness or {})}
+        tests = b""
+        if request["mode"] == "assert":
+            tests = json.dumps({"test": request.pop("test_code"), "setup": request.pop("setup", None)}).encode()
+        head = json.dumps(request).encode()
+        self._proc.stdin.write(f"{len(head)} {len(tests)}\n".encode() + head + tests)  # type: ignore[union-attr]
         self._proc.stdin.flush()  # type: ignore[union-attr]
         reply = self._proc.stdout.readline()  # type: ignore[union-attr]
         if not reply:

@@ -4,7 +4,8 @@
   `fn_name` each input is an argument list and the problem is call-based.
 - CodeContests: {"public_tests": {"input": [...], "output": [...]}, "private_tests": …,
   "generated_tests": …}, all stdin/stdout.
-- HumanEval: {"test": "def check(candidate): ...", "entry_point": "..."}.
+- HumanEval: {"test": "def check(candidate): ...", "entry_point": "...", "prompt"?: "..."}; the
+  prompt, when given, runs before the tests (some use helpers it defines, such as `poly`).
 - Our own form, as written back to the metadata shards: {"kind": ..., ...}.
 """
 
@@ -38,6 +39,7 @@ class TestSuite(BaseModel):
     calls: list[CallCase] = Field(default_factory=list)
     test_code: str | None = None  # HumanEval: defines check(candidate)
     entry_point: str | None = None
+    setup: str | None = None  # HumanEval's prompt: trusted code the tests may lean on
 
     def size(self) -> int:
         return {"stdio": len(self.stdio), "call": len(self.calls), "assert": 1}[self.kind]
@@ -111,7 +113,9 @@ def parse_suite(raw: str | dict[str, Any]) -> TestSuite:
     elif any(k in data for k in ("public_tests", "private_tests", "generated_tests")):
         suite = _code_contests(data)
     elif "test" in data and "entry_point" in data:
-        suite = TestSuite(kind="assert", test_code=str(data["test"]), entry_point=str(data["entry_point"]))
+        setup = data.get("prompt")
+        suite = TestSuite(kind="assert", test_code=str(data["test"]), entry_point=str(data["entry_point"]),
+                          setup=str(setup) if setup else None)
     else:
         raise SuiteError(f"tests: no known format among keys {sorted(data)[:6]}")
     if suite.size() == 0:
