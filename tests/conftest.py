@@ -120,3 +120,20 @@ def load_openthoughts(dataset_dir: Path, cache_dir: Path):
         assert m["verdict"] in ("correct", "passed")  # math, code
         assert "<|begin_of_solution|>" in row["system"]
     return data, meta
+
+
+def sandbox_processes(sandbox) -> list[str]:
+    """The PIDs a program sees in its sandbox's PID namespace: with nothing left over, the
+    server (PID 1) and this probe."""
+    return json.loads(sandbox.run("import os, json\nprint(json.dumps([p for p in os.listdir('/proc') if p.isdigit()]))").stdout)
+
+
+@pytest.fixture(scope="module", params=["bubblewrap", "namespaces"])
+def sandbox(request):
+    """A code sandbox under each isolation rfactory has: bubblewrap, and the namespaces it builds
+    by hand when bubblewrap will not start."""
+    from rfactory.verifiers.code.sandbox import Sandbox
+
+    with Sandbox(levels=(request.param,)) as sb:
+        assert sb.isolation.level == request.param, sb.isolation.detail
+        yield sb

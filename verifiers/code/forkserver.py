@@ -129,6 +129,7 @@ def _landlock(workdir: str | None) -> bool:
         pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         libc.syscall(445, fd, 1, ctypes.byref(PathBeneath(allowed, pfd)), 0)
         os.close(pfd)
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS, which Landlock needs of an unprivileged process
     ok = libc.syscall(446, fd, 0) == 0
     os.close(fd)
     return ok
@@ -574,6 +575,8 @@ def _probe_seccomp() -> bool:
 def main() -> None:
     global _LANDLOCK_ABI
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # not dumpable: where programs share our uid (a user namespace), none may open /proc/1/mem
+    _LIBC.prctl(4, 0, 0, 0, 0)
     _LANDLOCK_ABI = _landlock_abi()
     out = sys.stdout
     hello = {"ready": True, "seccomp": _probe_seccomp(), "landlock_abi": _LANDLOCK_ABI}

