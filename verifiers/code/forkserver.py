@@ -5,11 +5,12 @@ it imports only the standard library: the sandbox's filesystem view holds the Py
 nothing of the host's projects. Python starts once; every test forks from this warm process,
 which is what makes a test cost a fork (~1 ms) instead of an interpreter start (~15 ms).
 
-Protocol: a request on stdin is a line "<request bytes> <tests bytes>", the request's JSON
-{"code", "mode" ("stdio", "call" or "assert"), "stdin", "fn_name", "args", "entry_point",
-"marker", "timeout_s", "memory_mb", "output_bytes"}, then the tests of an assert-mode problem,
-which a separate checker process reads and runs. Each reply on stdout is one JSON line saying how
-the child ended, what it wrote (capped) and what the checker reported. Judging happens in the
+Protocol: a request on stdin is a line of byte counts "<request> <code> <stdin> <tests>", the
+request's JSON {"mode" ("stdio", "call" or "assert"), "fn_name", "args", "entry_point",
+"marker", "timeout_s", "memory_mb", "output_bytes"}, the program, its stdin, then the tests of
+an assert-mode problem, which a separate checker process reads and runs. Each reply on stdout is
+a JSON line saying how the child ended and the sizes of what follows it raw: the program's
+stdout (capped), the tail of its stderr, and the checker's report. Judging happens in the
 trusted parent, never here.
 """
 
@@ -42,16 +43,21 @@ OWN_PID_NAMESPACE = "--pidns" in sys.argv
 # Syscalls no program under test needs and a sandbox escape would: mounts, namespaces, tracing,
 # kernel keyrings and modules, BPF, perf, io_uring, userfaultfd, reading other processes' memory.
 # System V shm/msg/sem objects would outlive the test in the server's IPC namespace.
-# (arch, denied syscalls, clone, clone3)
+# (arch, denied syscalls, clone, clone3, (socket, socketpair))
 _DENIED = {
     "x86_64": (0xC000003E, [101, 165, 166, 272, 308, 321, 298, 250, 248, 249, 246, 320, 175, 313, 176, 169, 167,
                             168, 155, 161, 163, 164, 227, 323, 310, 311, 425, 426, 427, 135, 103, 179, 304, 303,
-                            29, 68, 64], 56, 435),
+                            29, 68, 64], 56, 435, (41, 53)),
     "aarch64": (0xC00000B7, [117, 40, 39, 97, 268, 280, 241, 219, 217, 218, 104, 294, 105, 273, 106, 142, 224, 225,
-                             41, 51, 89, 170, 112, 282, 270, 271, 425, 426, 427, 92, 116, 194, 186, 190], 220, 435),
+                             41, 51, 89, 170, 112, 282, 270, 271, 425, 426, 427, 92, 116, 194, 186, 190], 220, 435,
+                (198, 199)),
 }
 # clone() may make threads and processes, never new namespaces (a userns would hand back capabilities)
 _CLONE_NEW = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080
+# Sockets only of the families a program may need: unix, IPv4/IPv6 (into an empty network
+# namespace), netlink (the C library's address lookups). Others (vsock, which no network
+# namespace isolates; Bluetooth, AF_ALG, ...) fail with EAFNOSUPPORT.
+_SOCKET_FAMILIES = (1, 2, 10, 16)
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -70,18 +76,24 @@ def _seccomp_program() -> _Program | None:
     arch = _DENIED.get(platform.machine())
     if arch is None:
         return None
-    audit_arch, denied, clone, clone3 = arch
+    audit_arch, denied, clone, clone3, sockets = arch
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     # labels resolved below: ("goto", label) in jt/jf
     code = [(ld, 0, 0, 4), (jeq, 1, 0, audit_arch), (ret, 0, 0, 0x80000000), (ld, 0, 0, 0),
             (jge, "deny", 0, 0x40000000),  # x32 syscall numbers
             (jeq, "nosys", 0, clone3),  # ENOSYS: the C library falls back to clone(), which is checked
             (jeq, "clone", 0, clone)]
+    code += [(jeq, "socket", 0, nr) for nr in sockets]
     code += [(jeq, "deny", 0, nr) for nr in denied]
     labels = {"allow": len(code)}
     code += [(ret, 0, 0, 0x7FFF0000)]
     labels["clone"] = len(code)
     code += [(ld, 0, 0, 16), (jset, "deny", 0, _CLONE_NEW), (ret, 0, 0, 0x7FFF0000)]  # args[0], low word
+    labels["socket"] = len(code)
+    code += [(ld, 0, 0, 16)] + [(jeq, "family", 0, family) for family in _SOCKET_FAMILIES]
+    code += [(ret, 0, 0, 0x00050000 | errno.EAFNOSUPPORT)]
+    labels["family"] = len(code)
+    code += [(ret, 0, 0, 0x7FFF0000)]
     labels["deny"] = len(code)
     code += [(ret, 0, 0, 0x00050000 | errno.EPERM)]
     labels["nosys"] = len(code)
@@ -411,7 +423,35 @@ def _start_checker(request: dict, tests_bytes: int) -> tuple[int, int, dict[int,
     return pid, report_r, {3: calls_r, 4: results_w}
 
 
-def _run(request: dict, tests_bytes: int, serial: int) -> dict:
+class _Content:
+    """A run's code, stdin, stdout, stderr and check report: each in one buffer allocated at its
+    full size, filled in place, and zeroed when the run ends. Every program is forked from this
+    server, so nothing of an earlier run (another sample's code, its output) may linger in our
+    memory for the next program to find; no copy of the content is ever made here as a str or
+    bytes object, which Python would free without clearing."""
+
+    def __init__(self, code: int, stdin: int, output: int):
+        self.code = _read_into(bytearray(code))
+        self.stdin = _read_into(bytearray(stdin))
+        self.out, self.err, self.report = bytearray(output + 65536), bytearray(output + 65536), bytearray(65536)
+
+    def clear(self) -> None:
+        for buf in (self.code, self.stdin, self.out, self.err, self.report):
+            buf[:] = bytes(len(buf))
+
+
+def _read_into(buf: bytearray, fd: int = 0) -> bytearray:
+    view, got = memoryview(buf), 0
+    while got < len(buf):
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            raise EOFError("the client closed the pipe mid-request")
+        got += n
+    return buf
+
+
+def _run(request: dict, content: _Content, tests_bytes: int, serial: int) -> tuple[dict, list[memoryview]]:
+    """Run one test; the reply's fields, and the raw stdout, stderr and check report to send."""
     workdir = os.path.join(SCRATCH, f"run-{serial}")
     started = time.monotonic()
     checker, report_r, channel = _start_checker(request, tests_bytes) if tests_bytes else (None, None, {})
@@ -422,23 +462,23 @@ def _run(request: dict, tests_bytes: int, serial: int) -> dict:
     if pid == 0:
         for fd in (stdin_w, out_r, err_r) + ((report_r,) if report_r is not None else ()):
             os.close(fd)
+        request["code"] = content.code.decode("utf-8", "replace")
         _child(request, {0: stdin_r, 1: out_w, 2: err_w, **channel}, workdir)
     for fd in (stdin_r, out_w, err_w, *channel.values()):
         os.close(fd)
-    data = request["stdin"].encode()
     cap = request["output_bytes"]
-    out, err = bytearray(), bytearray()
     overflow = False
     deadline = started + request["timeout_s"]
     timed_out = False
-    report = bytearray()
-    open_fds = {out_r: out, err_r: err, **({report_r: report} if report_r is not None else {})}
+    names = {out_r: "out", err_r: "err", **({report_r: "report"} if report_r is not None else {})}
+    sizes = {"out": 0, "err": 0, "report": 0}
+    open_fds = set(names)
     writing = stdin_w
-    view = memoryview(data)
-    if not data:
+    view = memoryview(content.stdin)
+    if not view:
         os.close(stdin_w)
         writing = None
-    while open_fds:
+    while open_fds and not overflow:
         left = deadline - time.monotonic()
         if left <= 0:
             timed_out = True
@@ -454,18 +494,17 @@ def _run(request: dict, tests_bytes: int, serial: int) -> dict:
                 os.close(fd)
                 writing = None
         for fd in ready_r:
-            chunk = os.read(fd, 65536)
-            if not chunk:
+            name = names[fd]
+            room = memoryview(getattr(content, name))[sizes[name]:]
+            n = os.readv(fd, [room[:65536]]) if room else 0
+            if not n:  # end of file, or a report longer than any the checker writes
                 os.close(fd)
-                del open_fds[fd]
+                open_fds.discard(fd)
                 continue
-            buf = open_fds[fd]
-            buf += chunk
-            if len(buf) > cap:
+            sizes[name] += n
+            if name != "report" and sizes[name] > cap:
                 overflow = True
-                del buf[cap:]
-        if overflow:
-            break
+                sizes[name] = cap
     for group in (pid, checker):
         try:
             if group is not None:
@@ -483,25 +522,20 @@ def _run(request: dict, tests_bytes: int, serial: int) -> dict:
     _kill_strays()
     _as_child(_remove_tree, workdir)  # the files are the unprivileged uid's: remove them as it
     tainted = os.path.exists(workdir)  # not removable (too deep, too many): the client starts afresh
+    err_from = max(0, sizes["err"] - 4096)
+    raw = [memoryview(content.out)[:sizes["out"]], memoryview(content.err)[err_from:sizes["err"]],
+           memoryview(content.report)[:sizes["report"]]]
     return {
         "exit_code": os.waitstatus_to_exitcode(status) if not timed_out and not overflow else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "timed_out": timed_out,
         "output_overflow": overflow,
-        "stdout": out.decode("utf-8", "replace"),
-        "stderr": err[-4096:].decode("utf-8", "replace"),
         "seconds": round(elapsed, 6),
         "max_rss_kb": usage.ru_maxrss,
         "tainted": tainted,
-        "check": _report(report) if checker is not None else None,
-    }
-
-
-def _report(raw: bytearray) -> dict | None:
-    try:
-        return json.loads(raw)
-    except ValueError:  # cut off at the deadline
-        return None
+        "checked": checker is not None,
+        "sizes": [len(r) for r in raw],
+    }, raw
 
 
 def _kill_strays() -> None:
@@ -578,27 +612,40 @@ def main() -> None:
     # not dumpable: where programs share our uid (a user namespace), none may open /proc/1/mem
     _LIBC.prctl(4, 0, 0, 0, 0)
     _LANDLOCK_ABI = _landlock_abi()
-    out = sys.stdout
     hello = {"ready": True, "seccomp": _probe_seccomp(), "landlock_abi": _LANDLOCK_ABI}
-    print(json.dumps(hello), file=out, flush=True)
+    _write_all(1, (json.dumps(hello) + "\n").encode())
     serial = 0
     while (frame := _read_frame()) is not None:
-        reply = _run(*frame, serial)
-        print(json.dumps(reply), file=out, flush=True)
+        request, content, tests_bytes = frame
+        try:
+            reply, raw = _run(request, content, tests_bytes, serial)
+            _write_all(1, (json.dumps(reply) + "\n").encode())
+            for part in raw:
+                _write_all(1, part)
+        finally:
+            content.clear()
         serial += 1
 
 
-def _read_frame() -> tuple[dict, int] | None:
-    """A request: a line "<request bytes> <tests bytes>", the request's JSON, then the tests,
-    which the checker reads itself. Unbuffered, so no byte of the tests is read here."""
+def _write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_frame() -> tuple[dict, _Content, int] | None:
+    """A request: a line "<request> <code> <stdin> <tests>" of byte counts, the request's JSON,
+    the program, its stdin, then the tests, which the checker reads itself. Read unbuffered, so
+    no byte of the tests is read here and no byte of the content lands outside its buffer."""
     line = b""
     while not line.endswith(b"\n"):
         byte = os.read(0, 1)
         if not byte:
             return None
         line += byte
-    request_bytes, tests_bytes = map(int, line.split())
-    return json.loads(_read_exactly(0, request_bytes)), tests_bytes
+    request_bytes, code_bytes, stdin_bytes, tests_bytes = map(int, line.split())
+    request = json.loads(_read_exactly(0, request_bytes))
+    return request, _Content(code_bytes, stdin_bytes, request["output_bytes"]), tests_bytes
 
 
 if __name__ == "__main__":

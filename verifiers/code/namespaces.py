@@ -123,6 +123,10 @@ def main() -> None:
     prefix, server, sep, *argv = sys.argv[1:]
     if sep != "--" or not argv:
         sys.exit("usage: namespaces.py PREFIX SERVER -- ARGV...")
+    # dies with the verifier that started it (the namespace, and all in it, dies with us)
+    _check(_LIBC.prctl(1, signal.SIGKILL, 0, 0, 0), "set the parent-death signal")
+    if os.getppid() == 1:
+        sys.exit("namespaces: the caller is gone")
     uid, gid = os.getuid(), os.getgid()
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     try:

@@ -19,6 +19,7 @@ tests' text never enters the program's process.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -72,7 +73,14 @@ def _bwrap() -> str | None:
         return shutil.which("bwrap")
 
 
-NOBODY = 65534
+FIRST_UID = 1_000_000  # above any uid a host gives its users
+_SANDBOXES = itertools.count()
+
+
+def private_uid() -> int:
+    """A uid no other live sandbox on this host has (the checker takes the next one up):
+    RLIMIT_NPROC counts per uid, so sandboxes sharing one would starve each other."""
+    return FIRST_UID + 32 * os.getpid() + 2 * (next(_SANDBOXES) % 16)
 SCRATCH_BYTES = 256 << 20
 
 
@@ -93,7 +101,7 @@ class Host(NamedTuple):
 
 def _bwrap_argv(bwrap: str, host: Host) -> list[str]:
     """bubblewrap's arguments. As root: no user namespace (inside one, every uid would still be host
-    root to the files), and the server keeps only the caps to drop each child to `NOBODY` and to kill it.
+    root to the files), and the server keeps only the caps to drop each child to an unprivileged uid and to kill it.
     Otherwise: a user namespace, in which the caller's own uid is already unprivileged."""
     if host.root:
         argv = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -131,14 +139,14 @@ def _python_inside(host: Host) -> str:
     return str(Path("/opt/python") / Path(host.python).relative_to(host.prefix))
 
 
-def server_argv(wrapper: list[str], host: Host) -> list[str]:
-    """The whole command that starts the fork server under `wrapper`."""
+def server_argv(wrapper: list[str], host: Host, uid: int) -> list[str]:
+    """The whole command that starts the fork server under `wrapper`; as root, its programs run as `uid`."""
     argv = [*wrapper, _python_inside(host), "-I", "-S", "/sandbox/forkserver.py", "--pidns"]
-    return argv + (["--uid", str(NOBODY)] if host.root else [])
+    return argv + (["--uid", str(uid)] if host.root else [])
 
 
 def _isolation(level: str) -> Isolation:
-    who = f"programs run as uid {NOBODY}" if os.geteuid() == 0 else "programs run in a user namespace"
+    who = "programs run as an unprivileged uid of their own" if os.geteuid() == 0 else "programs run in a user namespace"
     how = {"bubblewrap": f"{_bwrap()}: pid, net, ipc, uts namespaces",
            "namespaces": "no bubblewrap; its own mount, pid, net, ipc, uts namespaces"}[level]
     return Isolation(level=level, detail=f"{how}; read-only system view; {who}")  # type: ignore[arg-type]
@@ -157,6 +165,13 @@ def detect_isolation(levels: tuple[Level, ...] = ("bubblewrap", "namespaces")) -
     return Isolation(level="none", detail="; ".join(failures))
 
 
+def _check_report(raw: bytes) -> CheckReport | None:
+    try:
+        return CheckReport.model_validate_json(raw)
+    except ValueError:  # cut off at the deadline, or never written
+        return None
+
+
 class Sandbox:
     """One fork server; `run` a program per test. Use as a context manager, or call `close`.
 
@@ -165,6 +180,7 @@ class Sandbox:
     def __init__(self, allow_unsandboxed: bool = False, levels: tuple[Level, ...] = ("bubblewrap", "namespaces")):
         self._allow_unsandboxed = allow_unsandboxed
         self._levels = levels
+        self.uid = private_uid()
         self._start()
 
     def _start(self) -> None:
@@ -172,7 +188,7 @@ class Sandbox:
         self.isolation = detect_isolation(self._levels)
         if self.isolation.level != "none":
             host = Host.current()
-            argv = server_argv(dict(_wrappers(self._levels, host))[self.isolation.level], host)
+            argv = server_argv(dict(_wrappers(self._levels, host))[self.isolation.level], host, self.uid)
         elif allow_unsandboxed:
             argv = [sys.executable, "-I", "-S", str(SERVER)]
         else:
@@ -198,18 +214,23 @@ class Sandbox:
         """Run `code` once. `harness` picks how: {"mode": "call", "fn_name", "args", "marker"} or
         {"mode": "assert", "test_code", "entry_point", "setup"}; stdin/stdout when absent. The
         tests of assert mode travel apart from the request, to the checker alone."""
-        request = {"code": code, "stdin": stdin, "timeout_s": timeout_s, "memory_mb": memory_mb,
-                   "output_bytes": output_bytes, "mode": "stdio", **(harness or {})}
+        request = {"timeout_s": timeout_s, "memory_mb": memory_mb, "output_bytes": output_bytes, "mode": "stdio",
+                   **(harness or {})}
         tests = b""
         if request["mode"] == "assert":
             tests = json.dumps({"test": request.pop("test_code"), "setup": request.pop("setup", None)}).encode()
-        head = json.dumps(request).encode()
-        self._proc.stdin.write(f"{len(head)} {len(tests)}\n".encode() + head + tests)  # type: ignore[union-attr]
+        head, program, data = json.dumps(request).encode(), code.encode(), stdin.encode()
+        counts = f"{len(head)} {len(program)} {len(data)} {len(tests)}\n".encode()
+        self._proc.stdin.write(counts + head + program + data + tests)  # type: ignore[union-attr]
         self._proc.stdin.flush()  # type: ignore[union-attr]
-        reply = self._proc.stdout.readline()  # type: ignore[union-attr]
-        if not reply:
+        line = self._proc.stdout.readline()  # type: ignore[union-attr]
+        if not line:
             raise RuntimeError("the sandbox's fork server died")
-        result = RunResult.model_validate_json(reply)
+        reply = json.loads(line)
+        out, err, report = (self._proc.stdout.read(n) for n in reply.pop("sizes"))  # type: ignore[union-attr]
+        checked = reply.pop("checked")
+        result = RunResult(**reply, stdout=out.decode("utf-8", "replace"), stderr=err.decode("utf-8", "replace"),
+                           check=_check_report(report) if checked else None)
         if result.tainted:  # a scratch full of what the test left: the next test gets a fresh server
             self.close()
             self._start()
