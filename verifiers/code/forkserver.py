@@ -428,21 +428,44 @@ def _start_checker(request: dict, tests_bytes: int) -> tuple[int, int, dict[int,
     return pid, report_r, {3: calls_r, 4: results_w}
 
 
-class _Content:
-    """A run's code, stdin, stdout, stderr and check report: each in one buffer allocated at its
-    full size, filled in place, and zeroed when the run ends. Every program is forked from this
-    server, so nothing of an earlier run (another sample's code, its output) may linger in our
-    memory for the next program to find; no copy of the content is ever made here as a str or
-    bytes object, which Python would free without clearing."""
+def _wipe(buf: bytearray) -> None:
+    if buf:
+        ctypes.memset((ctypes.c_char * len(buf)).from_buffer(buf), 0, len(buf))
 
-    def __init__(self, code: int, stdin: int, output: int):
+
+class _Buffer:
+    """Bytes read in place; when it must grow, the old storage is wiped before it is let go."""
+
+    def __init__(self, size: int = 65536):
+        self.data, self.size = bytearray(size), 0
+
+    def room(self, want: int = 65536) -> memoryview:
+        if len(self.data) - self.size < want:
+            bigger = bytearray(max(2 * len(self.data), self.size + want))
+            bigger[: self.size] = memoryview(self.data)[: self.size]
+            _wipe(self.data)
+            self.data = bigger
+        return memoryview(self.data)[self.size : self.size + want]
+
+    def view(self) -> memoryview:
+        return memoryview(self.data)[: self.size]
+
+
+class _Content:
+    """A run's code, stdin, stdout, stderr and check report, each read in place into buffers
+    that are wiped when the run ends. Every program is forked from this server, so nothing of an
+    earlier run (another sample's code, its output) may linger in our memory for the next
+    program to find; no copy of the content is ever made here as a str or bytes object, which
+    Python would free without clearing."""
+
+    def __init__(self, code: int, stdin: int):
         self.code = _read_into(bytearray(code))
         self.stdin = _read_into(bytearray(stdin))
-        self.out, self.err, self.report = bytearray(output + 65536), bytearray(output + 65536), bytearray(65536)
+        self.out, self.err, self.report = _Buffer(), _Buffer(), _Buffer(4096)
 
     def clear(self) -> None:
-        for buf in (self.code, self.stdin, self.out, self.err, self.report):
-            buf[:] = bytes(len(buf))
+        for buf in (self.code, self.stdin, self.out.data, self.err.data, self.report.data):
+            _wipe(buf)
 
 
 def _read_into(buf: bytearray, fd: int = 0) -> bytearray:
@@ -475,9 +498,8 @@ def _run(request: dict, content: _Content, tests_bytes: int, serial: int) -> tup
     overflow = False
     deadline = started + request["timeout_s"]
     timed_out = False
-    names = {out_r: "out", err_r: "err", **({report_r: "report"} if report_r is not None else {})}
-    sizes = {"out": 0, "err": 0, "report": 0}
-    open_fds = set(names)
+    buffers = {out_r: content.out, err_r: content.err, **({report_r: content.report} if report_r is not None else {})}
+    open_fds = set(buffers)
     writing = stdin_w
     view = memoryview(content.stdin)
     if not view:
@@ -499,17 +521,16 @@ def _run(request: dict, content: _Content, tests_bytes: int, serial: int) -> tup
                 os.close(fd)
                 writing = None
         for fd in ready_r:
-            name = names[fd]
-            room = memoryview(getattr(content, name))[sizes[name]:]
-            n = os.readv(fd, [room[:65536]]) if room else 0
-            if not n:  # end of file, or a report longer than any the checker writes
+            buf = buffers[fd]
+            n = os.readv(fd, [buf.room()])
+            if not n:
                 os.close(fd)
                 open_fds.discard(fd)
                 continue
-            sizes[name] += n
-            if name != "report" and sizes[name] > cap:
+            buf.size += n
+            if buf.size > cap:  # the checker's report is far smaller than any cap
                 overflow = True
-                sizes[name] = cap
+                buf.size = cap
     for group in (pid, checker):
         try:
             if group is not None:
@@ -527,9 +548,7 @@ def _run(request: dict, content: _Content, tests_bytes: int, serial: int) -> tup
     _kill_strays()
     _as_child(_remove_tree, workdir)  # the files are the unprivileged uid's: remove them as it
     tainted = os.path.exists(workdir)  # not removable (too deep, too many): the client starts afresh
-    err_from = max(0, sizes["err"] - 4096)
-    raw = [memoryview(content.out)[:sizes["out"]], memoryview(content.err)[err_from:sizes["err"]],
-           memoryview(content.report)[:sizes["report"]]]
+    raw = [content.out.view(), content.err.view()[-4096:], content.report.view()]
     return {
         "exit_code": os.waitstatus_to_exitcode(status) if not timed_out and not overflow else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
@@ -650,7 +669,7 @@ def _read_frame() -> tuple[dict, _Content, int] | None:
         line += byte
     request_bytes, code_bytes, stdin_bytes, tests_bytes = map(int, line.split())
     request = json.loads(_read_exactly(0, request_bytes))
-    return request, _Content(code_bytes, stdin_bytes, request["output_bytes"]), tests_bytes
+    return request, _Content(code_bytes, stdin_bytes), tests_bytes
 
 
 if __name__ == "__main__":
