@@ -1,1 +1,1 @@
-"""Test helpers that ship with rfactory: a fault-injecting OpenAI-compatible server."""
+"""Test helpers that ship with rfactory: fault-injecting OpenAI-compatible and Hub-compatible servers."""
