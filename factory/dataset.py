@@ -80,24 +80,39 @@ def _cdc_supported() -> bool:
     return int(pa.__version__.split(".")[0]) >= 21
 
 
+SHARD_BYTES = 500 << 20  # uncompressed, as `datasets.push_to_hub` writes them
+ROW_GROUP_BYTES = 100 << 20  # the Hub's viewer reads at most 300 MB per scan
+
+
+def _row_bytes(data_row: dict[str, Any], meta_row: dict[str, Any]) -> int:
+    """About what the row takes uncompressed: its text, which is nearly all of it."""
+    text = len(data_row["system"] or "") + sum(len(turn["value"] or "") for turn in data_row["conversations"])
+    return text + sum(len(v) for v in meta_row.values() if isinstance(v, str)) + 64
+
+
 class ShardWriter:
-    """Streams rows into `train-NNNNN` shards of at most `max_rows`, named `-of-` when closed.
+    """Streams rows into `train-NNNNN` shards of at most `max_rows` rows and about `max_bytes`
+    uncompressed, in row groups of about `row_group_bytes`, named `-of-` when closed. A shard of
+    `data/` and its twin in `metadata/` always end at the same row.
 
     Everything is written under `<out>.tmp/` and swapped in at `close`, so a crash mid-verify
     leaves the previous dataset untouched.
     """
 
-    def __init__(self, out: Path, max_rows: int, batch_rows: int = 1000):
+    def __init__(self, out: Path, max_rows: int, max_bytes: int = SHARD_BYTES, row_group_bytes: int = ROW_GROUP_BYTES):
         self.out = out
         self.tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(self.tmp, ignore_errors=True)
         (self.tmp / "data").mkdir(parents=True)
         (self.tmp / "metadata").mkdir(parents=True)
         self.max_rows = max_rows
-        self.batch_rows = batch_rows
+        self.max_bytes = max_bytes
+        self.row_group_bytes = row_group_bytes
         self.shards = 0
         self.rows = 0
         self._in_shard = 0
+        self._shard_bytes = 0
+        self._pending_bytes = 0
         self._writers: tuple[pq.ParquetWriter, pq.ParquetWriter] | None = None
         self._data: list[dict[str, Any]] = []
         self._meta: list[dict[str, Any]] = []
@@ -115,6 +130,7 @@ class ShardWriter:
         )
         self.shards += 1
         self._in_shard = 0
+        self._shard_bytes = 0
 
     def _write_batch(self) -> None:
         if not self._data:
@@ -125,6 +141,7 @@ class ShardWriter:
         data_w.write_table(pa.Table.from_pylist(self._data, schema=DATA_SCHEMA))
         meta_w.write_table(pa.Table.from_pylist(self._meta, schema=METADATA_SCHEMA))
         self._data, self._meta = [], []
+        self._pending_bytes = 0
 
     def _close_shard(self) -> None:
         self._write_batch()
@@ -134,15 +151,19 @@ class ShardWriter:
             self._writers = None
 
     def add(self, data_row: dict[str, Any], meta_row: dict[str, Any]) -> None:
-        if self._writers is not None and self._in_shard >= self.max_rows:
+        size = _row_bytes(data_row, meta_row)
+        full = self._in_shard >= self.max_rows or (self._in_shard and self._shard_bytes + size > self.max_bytes)
+        if self._writers is not None and full:
             self._close_shard()
         if self._writers is None and not self._data:
             self._open_shard()
         self._data.append(data_row)
         self._meta.append(meta_row)
         self._in_shard += 1
+        self._shard_bytes += size
+        self._pending_bytes += size
         self.rows += 1
-        if len(self._data) >= self.batch_rows:
+        if self._pending_bytes >= self.row_group_bytes:  # one write, one row group
             self._write_batch()
 
     def close(self, card: str) -> None:
