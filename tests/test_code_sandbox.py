@@ -235,3 +235,14 @@ def test_the_sandbox_dies_with_the_verifier(level):
     while time.monotonic() < deadline and any(alive(p) for p in tree):
         time.sleep(0.05)
     assert [p for p in tree if alive(p)] == []
+
+
+def test_a_closed_sandbox_leaves_no_cgroup():
+    from rfactory.verifiers.code.sandbox import Sandbox
+
+    with Sandbox() as sb:
+        sb.run("print(1)")
+        path = sb.cgroup.path if sb.cgroup else None
+    if path is None:
+        pytest.skip("this host lets us make no memory cgroup")
+    assert not path.exists()

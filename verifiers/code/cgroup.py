@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from pathlib import Path
 
 SERVER_ALLOWANCE = 128 << 20  # the fork server, the checker and the test's scratch files beside the program
@@ -24,6 +25,17 @@ def _own_cgroup(controller: str) -> str | None:
         if controller in controllers.split(",") or (controller == "" and controllers == ""):
             return path
     return None
+
+
+def _sweep(parent: Path) -> None:
+    """Remove the empty cgroups of sandboxes whose verifier was killed before it could."""
+    for stale in parent.glob("rfactory-sandbox-*-*"):
+        pid = stale.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            try:
+                stale.rmdir()
+            except OSError:  # still has processes: not stale
+                pass
 
 
 class MemoryCgroup:
@@ -44,6 +56,7 @@ class MemoryCgroup:
         if (v1 := _own_cgroup("memory")) is not None:
             candidates.append((Path("/sys/fs/cgroup/memory" + v1, name), False))
         for path, is_v2 in candidates:
+            _sweep(path.parent)
             try:
                 path.mkdir()
             except OSError:
@@ -80,8 +93,14 @@ class MemoryCgroup:
                 return int(value)
         return 0
 
-    def remove(self) -> None:
-        try:
-            self.path.rmdir()
-        except OSError:  # a process not yet reaped: an empty cgroup the host may remove later
-            pass
+    def remove(self, wait_s: float = 2.0) -> None:
+        """Once its processes, killed with the server, have left it (it cannot go before)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                if time.monotonic() > deadline:  # left for the host: an empty cgroup costs nothing
+                    return
+                time.sleep(0.01)
