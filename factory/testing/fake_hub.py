@@ -308,7 +308,8 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 return self._error(404, "Entry not found", "EntryNotFound")
             data = files[path]
             sha = repo.head[0] if revision == "main" else revision
-            etag = hashlib.sha256(data).hexdigest() if "lfs" in self._entry(path, data) else self._entry(path, data)["oid"]
+            entry = self._entry(path, data)
+            etag = entry["lfs"]["oid"] if "lfs" in entry else entry["oid"]
             self._send(200, data, {"ETag": f'"{etag}"', "X-Repo-Commit": sha, "Accept-Ranges": "bytes"})
 
     return Handler

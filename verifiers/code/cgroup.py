@@ -22,7 +22,7 @@ _NAMES = itertools.count()
 def _own_cgroup(controller: str) -> str | None:
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
-        if controller in controllers.split(",") or (controller == "" and controllers == ""):
+        if controller in controllers.split(","):  # "" names the v2 line, "0::/path"
             return path
     return None
 
@@ -43,6 +43,7 @@ class MemoryCgroup:
         self.path = path
         self.v2 = v2
         self._limit: int | None = None
+        self._oom_kills = 0  # as counted at the end of the last run
 
     @classmethod
     def create(cls) -> MemoryCgroup | None:
@@ -85,13 +86,12 @@ class MemoryCgroup:
                 (self.path / file).write_text(str(total))
         self._limit = total
 
-    def oom_kills(self) -> int:
+    def oom_killed(self) -> bool:
+        """Whether the kernel killed a process here for memory since the last time we asked."""
         text = (self.path / ("memory.events" if self.v2 else "memory.oom_control")).read_text()
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+        kills = next((int(line.split()[1]) for line in text.splitlines() if line.startswith("oom_kill ")), 0)
+        killed, self._oom_kills = kills > self._oom_kills, kills
+        return killed
 
     def remove(self, wait_s: float = 2.0) -> None:
         """Once its processes, killed with the server, have left it (it cannot go before)."""

@@ -85,9 +85,8 @@ def _seccomp_program() -> _Program | None:
             (jeq, "clone", 0, clone)]
     code += [(jeq, "socket", 0, nr) for nr in sockets]
     code += [(jeq, "deny", 0, nr) for nr in denied]
-    labels = {"allow": len(code)}
-    code += [(ret, 0, 0, 0x7FFF0000)]
-    labels["clone"] = len(code)
+    code += [(ret, 0, 0, 0x7FFF0000)]  # allowed: none of the above
+    labels = {"clone": len(code)}
     code += [(ld, 0, 0, 16), (jset, "deny", 0, _CLONE_NEW), (ret, 0, 0, 0x7FFF0000)]  # args[0], low word
     labels["socket"] = len(code)
     code += [(ld, 0, 0, 16)] + [(jeq, "family", 0, family) for family in _SOCKET_FAMILIES]
@@ -374,7 +373,7 @@ def _checker(request: dict, tests_bytes: int, ready_w: int, calls_w: int, result
     """Read the tests straight from the server's input (so the server, and every program it
     forks later, never holds them), then run them as another unprivileged uid the program cannot
     signal or trace, with the same limits and filters as a program."""
-    payload = json.loads(_read_exactly(0, tests_bytes))  # on failure, no "ready": the server stops
+    payload = json.loads(_read_into(bytearray(tests_bytes)))  # on failure, no "ready": the server stops
     os.write(ready_w, b".")
     try:
         os.setsid()
@@ -394,17 +393,6 @@ def _checker(request: dict, tests_bytes: int, ready_w: int, calls_w: int, result
         os.write(report_w, (_dumps(report) + "\n").encode())
     finally:
         os._exit(0)
-
-
-def _read_exactly(fd: int, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            raise EOFError("the client closed the pipe mid-request")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
 
 
 def _start_checker(request: dict, tests_bytes: int) -> tuple[int, int, dict[int, int]]:
@@ -668,7 +656,7 @@ def _read_frame() -> tuple[dict, _Content, int] | None:
             return None
         line += byte
     request_bytes, code_bytes, stdin_bytes, tests_bytes = map(int, line.split())
-    request = json.loads(_read_exactly(0, request_bytes))
+    request = json.loads(_read_into(bytearray(request_bytes)))
     return request, _Content(code_bytes, stdin_bytes), tests_bytes
 
 

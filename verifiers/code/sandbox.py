@@ -85,6 +85,8 @@ def private_uid() -> int:
     """A uid no other live sandbox on this host has (the checker takes the next one up):
     RLIMIT_NPROC counts per uid, so sandboxes sharing one would starve each other."""
     return FIRST_UID + 32 * os.getpid() + 2 * (next(_SANDBOXES) % 16)
+
+
 SCRATCH_BYTES = 256 << 20
 
 
@@ -182,24 +184,21 @@ class Sandbox:
     `levels`: the isolations to try, best first (name one to insist on it)."""
 
     def __init__(self, allow_unsandboxed: bool = False, levels: tuple[Level, ...] = ("bubblewrap", "namespaces")):
-        self._allow_unsandboxed = allow_unsandboxed
-        self._levels = levels
         self.uid = private_uid()
+        self.isolation = detect_isolation(levels)  # once: a restarted server reuses what was found
+        if self.isolation.level != "none":
+            host = Host.current()
+            self._argv = server_argv(dict(_wrappers(levels, host))[self.isolation.level], host, self.uid)
+        elif allow_unsandboxed:
+            self._argv = [sys.executable, "-I", "-S", str(SERVER)]
+        else:
+            raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({self.isolation.detail})")
         self._start()
 
     def _start(self) -> None:
-        allow_unsandboxed = self._allow_unsandboxed
-        self.isolation = detect_isolation(self._levels)
-        if self.isolation.level != "none":
-            host = Host.current()
-            argv = server_argv(dict(_wrappers(self._levels, host))[self.isolation.level], host, self.uid)
-        elif allow_unsandboxed:
-            argv = [sys.executable, "-I", "-S", str(SERVER)]
-        else:
-            raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({self.isolation.detail})")
         # a test's processes together, not just each one, stay under its memory limit where we may make a cgroup
         self.cgroup = MemoryCgroup.create()
-        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self._proc = subprocess.Popen(self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       preexec_fn=self.cgroup.enter if self.cgroup else None)
         hello = json.loads(self._proc.stdout.readline() or "{}")  # type: ignore[union-attr]
         if hello.get("ready") is not True:
@@ -229,7 +228,6 @@ class Sandbox:
         head, program, data = json.dumps(request).encode(), code.encode(), stdin.encode()
         if self.cgroup:
             self.cgroup.limit(memory_mb << 20)
-        oom_before = self.cgroup.oom_kills() if self.cgroup else 0
         counts = f"{len(head)} {len(program)} {len(data)} {len(tests)}\n".encode()
         self._proc.stdin.write(counts + head + program + data + tests)  # type: ignore[union-attr]
         self._proc.stdin.flush()  # type: ignore[union-attr]
@@ -241,7 +239,7 @@ class Sandbox:
         checked = reply.pop("checked")
         result = RunResult(**reply, stdout=out.decode("utf-8", "replace"), stderr=err.decode("utf-8", "replace"),
                            check=_check_report(report) if checked else None,
-                           oom_killed=bool(self.cgroup and self.cgroup.oom_kills() > oom_before))
+                           oom_killed=bool(self.cgroup and self.cgroup.oom_killed()))
         if result.tainted:  # a scratch full of what the test left: the next test gets a fresh server
             self.close()
             self._start()
