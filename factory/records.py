@@ -109,3 +109,33 @@ VERDICT_SCHEMA = pa.schema(
 )
 
 assert VERDICT_SCHEMA.names == list(VerdictRecord.model_fields), "VerdictRecord and VERDICT_SCHEMA drifted apart"
+
+
+class SourceStats(BaseModel):
+    samples: int
+    generated: int
+    passed: int
+    kept: int
+
+
+class RunStats(BaseModel):
+    """`stats.json`: what `verify` found in a run, and what `push` puts on the dataset card."""
+
+    run: str
+    dataset: str
+    verified_at: datetime
+    generated_between: list[datetime]  # first and last sample's finish time; empty for an empty run
+    sample_records: int  # records in the run's parts when verified: more now means the dataset is stale
+    problems: int
+    problems_with_a_pass: int
+    samples: int
+    samples_generated: int
+    passed: int
+    pass_rate: float
+    kept: int
+    shards: int
+    prompt_tokens: int
+    completion_tokens: int
+    by_source: dict[str, SourceStats]
+    failures_by_reason: dict[str, int]
+    top_reasons: dict[str, dict[str, int]]

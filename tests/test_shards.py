@@ -21,7 +21,7 @@ def test_shards_and_row_groups_are_bounded_by_bytes_and_stay_aligned(tmp_path):
     writer = ShardWriter(tmp_path / "dataset", max_rows=10_000, max_bytes=400_000, row_group_bytes=100_000)
     for data, meta in rows(120):
         writer.add(data, meta)
-    writer.close("---\n---\n")
+    writer.close({"README.md": b"---\n---\n"})
     data_files = sorted((tmp_path / "dataset" / "data").glob("*.parquet"))
     meta_files = sorted((tmp_path / "dataset" / "metadata").glob("*.parquet"))
     assert len(data_files) == len(meta_files) > 4  # ~2.4 MB of rows under a 400 KB bound

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import Interrupted, UserError
-from . import generate, inspect, verify
+from . import generate, inspect, push, verify
 
 app = typer.Typer(
     name="rfactory",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.command("generate")(generate.generate)
 app.command("verify")(verify.verify)
+app.command("push")(push.push)
 app.command("recipes")(inspect.recipes)
 app.command("status")(inspect.status)
 app.command("show")(inspect.show)

@@ -11,6 +11,8 @@ connection dropped mid-request) are what a web framework would prevent.
 
 Faults: `fail_uploads={n, ...}` answers the n-th LFS upload (1-based, counted over the server's
 life) with a 500; `drop_uploads={n, ...}` closes that connection without an answer.
+`namespaces={...}` limits the token's write access to those owners (others get a 403), and
+`race = {path: bytes}` makes another user commit those files just before the next commit arrives.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ class Repo:
 
 class FakeHub:
     def __init__(self, token: str = "hf_test_token", fail_uploads: set[int] | None = None,
-                 drop_uploads: set[int] | None = None):
+                 drop_uploads: set[int] | None = None, namespaces: set[str] | None = None):
         self.token = token
+        self.namespaces = namespaces
+        self.race: dict[str, bytes] | None = None
         self.fail_uploads = set(fail_uploads or ())
         self.drop_uploads = set(drop_uploads or ())
         self.repos: dict[str, Repo] = {}
@@ -157,15 +161,23 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if repo is None or (repo.private and not self._authorized()):
                 self._error(404, f"Repository Not Found for url: {self.path}", "RepoNotFound")
                 return None
-            if write and not self._authorized():
-                self._error(401 if not self.headers.get("Authorization") else 403, "You don't have the rights")
+            if write and not self._may_write(repo_id):
                 return None
             return repo
 
-        def _create(self, req: dict) -> None:
+        def _may_write(self, repo_id: str) -> bool:
             if not self._authorized():
-                return self._error(401, "Invalid credentials in Authorization header")
+                self._error(401, "Invalid credentials in Authorization header")
+                return False
+            if hub.namespaces is not None and repo_id.split("/")[0] not in hub.namespaces:
+                self._error(403, f"You don't have the rights to write to {repo_id}")
+                return False
+            return True
+
+        def _create(self, req: dict) -> None:
             repo_id = f"{req.get('organization') or 'user'}/{req['name']}"
+            if not self._may_write(repo_id):
+                return
             url = f"{hub.url}/datasets/{repo_id}"
             with hub.lock:
                 if repo_id in hub.repos:
@@ -272,6 +284,9 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
         def _commit(self, repo_id: str, repo: Repo, body: bytes, query: dict) -> None:
             lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
             header = lines[0]["value"]
+            if hub.race is not None:
+                race, hub.race = hub.race, None
+                hub.commit(repo_id, race, "someone else")
             with hub.lock:
                 hub.commit_calls += 1
                 parent = header.get("parentCommit")

@@ -1,0 +1,87 @@
+"""`rfactory push`: verified runs → one dataset on the Hugging Face Hub, or the same bytes in a folder."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import UserError
+from ..export import ExportReport, export, load_run
+from ..progress import Mode, Progress, print_summary
+from .options import JSON, QUIET, interruptible, output_mode
+
+
+def _export(runs: list[Path], out: Path, mode: Mode, total: int, repo: str | None, license: str,
+            pretty_name: str | None) -> ExportReport:
+    progress = Progress(mode, "export", total, "unique")
+    try:
+        return export(runs, out, progress, repo=repo, license=license, pretty_name=pretty_name)
+    finally:
+        progress.close()
+
+
+@interruptible
+def push(
+    runs: list[Path] = typer.Argument(..., help="Verified run folders; several are merged into one dataset."),
+    repo: Optional[str] = typer.Option(None, help="Hub dataset repo, ORG/NAME (created if missing)."),
+    to: Optional[Path] = typer.Option(None, "--to", help="Write exactly what would be uploaded to this folder instead."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private (an existing repo keeps its visibility)."),
+    create_pr: bool = typer.Option(False, "--create-pr", help="Open a pull request instead of committing to main."),
+    license: str = typer.Option("apache-2.0", help="License on the dataset card (check your teacher's terms)."),
+    pretty_name: Optional[str] = typer.Option(None, help="Title on the dataset card (default: the repo name)."),
+    quiet: bool = QUIET,
+    as_json: bool = JSON,
+) -> None:
+    """Publish RUNS as one OpenThoughts-format dataset with a full card, in one atomic commit.
+
+    The token comes from $HF_TOKEN or `hf auth login`. An interrupted push resumes when run
+    again; an unchanged one changes nothing.
+
+    Examples:
+
+      rfactory push runs/m1 --repo my-org/math-traces --private
+
+      rfactory push runs/m1 runs/c1 --repo my-org/mix
+
+      rfactory push runs/m1 --to ./export
+    """
+    mode = output_mode(quiet, as_json)
+    if repo is None and to is None:
+        raise UserError("push needs --repo ORG/NAME, or --to DIR to write the files locally")
+    total = sum(load_run(r).stats.kept for r in runs)  # also checks every run before anything is written
+    if to is not None:
+        report = _export(runs, to, mode, total, repo, license, pretty_name)
+        summary = {"out": str(report.out), "rows": report.rows, "duplicates_dropped": report.duplicates,
+                   "shards": report.shards, "files": len(report.files), "bytes": report.bytes}
+        print_summary(mode, "export", summary)
+        return
+
+    from huggingface_hub.utils import disable_progress_bars, logging
+
+    from ..publish import publish  # huggingface_hub's client, only when talking to the Hub
+
+    if mode != "rich" or not sys.stderr.isatty():  # its upload bars are noise in a log
+        disable_progress_bars()
+    if mode != "rich":  # and its retry warnings, with --quiet or --json
+        logging.set_verbosity_error()
+
+    with tempfile.TemporaryDirectory(prefix=".push-", dir=runs[0]) as staging:
+        report = _export(runs, Path(staging) / "export", mode, total, repo, license, pretty_name)
+        names = ", ".join(r.name for r in runs)
+        result = publish(report.out, repo, private=private, create_pr=create_pr,
+                         message=f"rfactory push: {report.rows:,} rows from {names}")
+    summary = {"repo": result.repo, "url": result.url, "commit": result.commit, "changed": result.changed,
+               "files_added": result.added, "files_deleted": result.deleted, "rows": report.rows,
+               "duplicates_dropped": report.duplicates, "shards": report.shards}
+    if result.pull_request:
+        summary["pull_request"] = result.pull_request
+    print_summary(mode, "push", summary)
+    if mode == "rich":
+        if not result.changed:
+            typer.echo(f"{repo} already holds exactly this dataset (commit {result.commit[:12]}); nothing to push")
+        else:
+            typer.echo(f"published {report.rows:,} rows to {result.pull_request or result.url} (commit {result.commit[:12]})")

@@ -1,0 +1,45 @@
+"""The card's plots as PNG bytes: completion lengths, and pass rate by problem source.
+
+Drawn on a bare `matplotlib.figure.Figure` (no pyplot, no global state, no display) and saved
+without the software/date metadata, so the same numbers always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from matplotlib.figure import Figure
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def token_histogram(lengths: Sequence[int]) -> bytes:
+    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.hist(list(lengths), bins=40, color="#3b75af", edgecolor="white", linewidth=0.5)
+    ax.set_xlabel("completion tokens per published trace")
+    ax.set_ylabel("traces")
+    ax.set_title(f"Completion length ({len(lengths):,} traces)")
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def pass_rate_by_source(rates: dict[str, tuple[int, int]]) -> bytes:
+    """`rates`: source → (generated, passed)."""
+    names = list(rates)
+    values = [p / g if g else 0.0 for g, p in rates.values()]
+    fig = Figure(figsize=(7, 0.8 + 0.45 * len(names)), layout="constrained")
+    ax = fig.add_subplot()
+    bars = ax.barh(range(len(names)), values, color="#4c9a5b")
+    ax.set_yticks(range(len(names)), [n if len(n) <= 40 else n[:37] + "..." for n in names])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel("pass rate of generated samples")
+    ax.bar_label(bars, labels=[f"{v:.0%} of {g:,}" for v, (g, _) in zip(values, rates.values())], padding=3)
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
