@@ -285,10 +285,11 @@ def test_export_is_deterministic(runs, tmp_path):
     assert len(set(digest.values())) == len(digest)  # data and metadata shards are not the same bytes
 
 
-def test_the_token_can_come_from_the_login_cache(runs, tmp_path):
+def test_the_token_can_come_from_the_login_cache_and_private_makes_a_private_repo(runs, tmp_path):
     with FakeHub() as hub:
         home = tmp_path / "logged-in"
         home.mkdir()
         (home / "token").write_text(hub.token)  # where `hf auth login` keeps it
         env = {**hub_env(hub, home), "HF_TOKEN": ""}
-        assert json_out(run_cli("push", "m1", "--repo", "me/mix", "--json", cwd=runs, env=env))["changed"]
+        assert json_out(run_cli("push", "m1", "--repo", "me/mix", "--private", "--json", cwd=runs, env=env))["changed"]
+        assert hub.repos["me/mix"].private

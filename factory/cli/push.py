@@ -5,18 +5,22 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from ..errors import UserError
-from ..export import ExportReport, export, load_run
 from ..progress import Mode, Progress, print_summary
 from .options import JSON, QUIET, interruptible, output_mode
+
+if TYPE_CHECKING:
+    from ..export import ExportReport
 
 
 def _export(runs: list[Path], out: Path, mode: Mode, total: int, repo: str | None, license: str,
             pretty_name: str | None) -> ExportReport:
+    from ..export import export
+
     progress = Progress(mode, "export", total, "unique")
     try:
         return export(runs, out, progress, repo=repo, license=license, pretty_name=pretty_name)
@@ -52,6 +56,8 @@ def push(
     mode = output_mode(quiet, as_json)
     if repo is None and to is None:
         raise UserError("push needs --repo ORG/NAME, or --to DIR to write the files locally")
+    from ..export import load_run  # matplotlib and the Hub client load only for this command
+
     total = sum(load_run(r).stats.kept for r in runs)  # also checks every run before anything is written
     if to is not None:
         report = _export(runs, to, mode, total, repo, license, pretty_name)
