@@ -1,3 +1,4 @@
 from rfactory.cli import main
 
-main()
+if __name__ == "__main__":  # engines that start worker processes by spawning re-import this module
+    main()

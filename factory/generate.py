@@ -107,7 +107,8 @@ async def generate(
     recipe: Recipe, teacher: Teacher, writer: PartWriter, done: set[int], progress: Progress
 ) -> dict[str, Any]:
     """Run every pending pair; returns counts for the summary. Raises UserError on a fatal teacher error."""
-    workers = min(recipe.teacher.concurrency, teacher.max_concurrency or recipe.teacher.concurrency)
+    wanted = recipe.teacher.concurrency or teacher.default_concurrency
+    workers = min(wanted, teacher.max_concurrency or wanted)
     queue: asyncio.Queue[tuple[Problem, int] | None] = asyncio.Queue(maxsize=workers * 4)
     stats: Counter[str] = Counter()
     failures: Counter[str] = Counter()

@@ -36,7 +36,9 @@ class ProblemsConfig(Strict):
 
 class TeacherConfig(Strict):
     spec: str = Field("llamacpp:smollm2", description="backend:model, e.g. openai:deepseek-reasoner")
-    concurrency: int = Field(16, ge=1, le=4096, description="requests in flight; capped by the backend")
+    concurrency: int | None = Field(
+        None, ge=1, le=65536, description="requests in flight; None uses the backend's default (16 for an API, 512 for vLLM)"
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="validated by the backend's Options model")
 
 
@@ -173,8 +175,10 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
     teacher = data.get("teacher") if isinstance(data.get("teacher"), dict) else {}
     new_spec = overrides.get("teacher.spec")
     if new_spec and str(teacher.get("spec", "")).partition(":")[0] != new_spec.partition(":")[0]:
-        # Options belong to one backend: another backend from the command line starts from its defaults.
+        # Options and concurrency belong to one backend: another backend from the command line
+        # starts from its own defaults.
         teacher.pop("options", None)
+        teacher.pop("concurrency", None)
     problems = data.get("problems") if isinstance(data.get("problems"), dict) else {}
     new_source = overrides.get("problems.source")
     if new_source and new_source != problems.get("source"):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +34,30 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     return subprocess.run(
         [*RFACTORY, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
     )
+
+
+def journal_lines(run: Path, ignore: set[Path]) -> int:
+    return sum(p.read_text().count("\n") for p in (run / "samples").glob("journal-*.jsonl") if p not in ignore)
+
+
+def kill_when(args: list[str], cwd: Path, run: Path, at_least: int, within_s: float = 120,
+              env: dict[str, str] | None = None) -> list[int]:
+    """Start generate and SIGKILL it once its own journal holds `at_least` finished samples.
+    Returns the PIDs of the processes it had started (an engine's workers), for the caller to watch."""
+    import psutil
+
+    earlier = set((run / "samples").glob("journal-*.jsonl")) if (run / "samples").exists() else set()
+    proc = subprocess.Popen([*RFACTORY, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + within_s
+    while journal_lines(run, earlier) < at_least:
+        assert proc.poll() is None, "generate finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return children
 
 
 def json_out(result: subprocess.CompletedProcess) -> dict:

@@ -1,6 +1,5 @@
 """Resume: kill -9 mid-run, run again, and get exactly problems × samples unique records."""
 
-import os
 import signal
 import subprocess
 import time
@@ -8,27 +7,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from conftest import RFACTORY, json_out, run_cli, write_jsonl
+from conftest import RFACTORY, journal_lines, json_out, kill_when, run_cli, write_jsonl
 from rfactory.testing.fake_openai import FakeOpenAIThread
 
 N_PROBLEMS, SAMPLES = 120, 2
-
-
-def _journal_lines(run: Path, ignore: set[Path]) -> int:
-    return sum(p.read_text().count("\n") for p in (run / "samples").glob("journal-*.jsonl") if p not in ignore)
-
-
-def _kill_when(args: list[str], cwd: Path, run: Path, at_least: int) -> None:
-    """Start generate and SIGKILL it once its own journal holds `at_least` finished samples."""
-    earlier = set((run / "samples").glob("journal-*.jsonl")) if (run / "samples").exists() else set()
-    proc = subprocess.Popen([*RFACTORY, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while _journal_lines(run, earlier) < at_least:
-        assert proc.poll() is None, "generate finished before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 def test_kill_9_then_resume(tmp_path: Path):
@@ -37,9 +19,9 @@ def test_kill_9_then_resume(tmp_path: Path):
     with FakeOpenAIThread(delay_s=0.05) as server:
         args = ["generate", "-t", "openai:fake", "--base-url", server.base_url, "-p", "problems.jsonl",
                 "--samples", str(SAMPLES), "--concurrency", "4", "--out", "run", "--no-verify", "--json"]
-        _kill_when(args, tmp_path, run, at_least=40)
+        kill_when(args, tmp_path, run, at_least=40)
         assert not list((run / "samples").glob("part-*.parquet"))  # everything so far lives in the journal
-        _kill_when(args, tmp_path, run, at_least=40)  # the second start folded the first journal into a part
+        kill_when(args, tmp_path, run, at_least=40)  # the second start folded the first journal into a part
         assert len(list((run / "samples").glob("part-*.parquet"))) == 1
         final = json_out(run_cli(*args, cwd=tmp_path))
         requests_after_kills = server.fake.requests
@@ -84,7 +66,7 @@ def test_ctrl_c_saves_finished_samples_and_says_how_to_resume(tmp_path: Path):
                 "--concurrency", "2", "--samples", "1", "--out", "run", "--no-verify"]
         proc = subprocess.Popen([*RFACTORY, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while _journal_lines(run, set()) < 10:
+        while journal_lines(run, set()) < 10:
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)

@@ -43,6 +43,10 @@ def generate(
     timeout: Optional[float] = typer.Option(None, help="Per-request timeout in seconds (openai)."),
     rpm: Optional[float] = typer.Option(None, help="Requests per minute limit (openai)."),
     tpm: Optional[float] = typer.Option(None, help="Tokens per minute limit (openai)."),
+    tensor_parallel: Optional[int] = typer.Option(None, "--tensor-parallel-size", "--tp", help="GPUs per replica (vllm)."),
+    pipeline_parallel: Optional[int] = typer.Option(None, "--pipeline-parallel-size", "--pp", help="Pipeline stages (vllm)."),
+    max_model_len: Optional[int] = typer.Option(None, help="Context length (vllm)."),
+    dtype: Optional[str] = typer.Option(None, help="auto, bfloat16, float16 or float32 (vllm)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<recipe name>)."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Verify and write the dataset when generation ends."),
     quiet: bool = QUIET,
@@ -56,6 +60,8 @@ def generate(
 
       rfactory generate --recipe math --teacher openai:deepseek-reasoner --samples 4 --out runs/m1
 
+      rfactory generate --teacher vllm:Qwen/QwQ-32B --tp 4 --max-model-len 32768 --samples 8 -p probs.jsonl
+
       rfactory generate -t openai:my-model --base-url http://localhost:8000/v1 --problems probs.jsonl
     """
     mode = output_mode(quiet, as_json)
@@ -65,6 +71,10 @@ def generate(
         "teacher.options.timeout_s": timeout,
         "teacher.options.requests_per_minute": rpm,
         "teacher.options.tokens_per_minute": tpm,
+        "teacher.options.tensor_parallel_size": tensor_parallel,
+        "teacher.options.pipeline_parallel_size": pipeline_parallel,
+        "teacher.options.max_model_len": max_model_len,
+        "teacher.options.dtype": dtype,
         "teacher.concurrency": concurrency,
         "problems.source": problems,
         "problems.split": split,

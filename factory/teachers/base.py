@@ -59,6 +59,8 @@ class Teacher(ABC):
     Options: ClassVar[type[TeacherOptions]] = TeacherOptions
     #: Requests the backend can usefully serve at once; None means no limit of its own.
     max_concurrency: ClassVar[int | None] = None
+    #: Requests in flight when the recipe does not say: an API wants a few, an engine a full batch.
+    default_concurrency: ClassVar[int] = 16
 
     def __init__(self, model: str, options: TeacherOptions):
         self.model = model
