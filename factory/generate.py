@@ -12,6 +12,7 @@ import gc
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -103,33 +104,78 @@ async def sample_one(recipe: Recipe, teacher: Teacher, problem: Problem, index: 
     )
 
 
+class Tally:
+    """The run summary's counts, from the pairs handed out and the records as they land."""
+
+    def __init__(self) -> None:
+        self.stats: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()
+        self.started = time.monotonic()
+
+    def add(self, record: SampleRecord) -> None:
+        if record.status == "ok":
+            self.stats["samples"] += 1
+            self.stats["truncated"] += record.truncated
+            self.stats["unsplit"] += record.split_problem is not None
+        else:
+            self.failures[record.error_reason or "unknown"] += 1
+        self.stats["prompt_tokens"] += record.prompt_tokens
+        self.stats["completion_tokens"] += record.completion_tokens
+
+    def summary(self) -> dict[str, Any]:
+        stats, failures = self.stats, self.failures
+        elapsed = time.monotonic() - self.started
+        return {
+            "problems": stats["problems"],
+            "duplicate_problems": stats["duplicate_problems"],
+            "pairs_already_done": stats["skipped_done"],
+            "new_samples": stats["samples"],
+            "failed": sum(failures.values()),
+            "failures": dict(failures),
+            "truncated": stats["truncated"],
+            "unsplit": stats["unsplit"],
+            "prompt_tokens": stats["prompt_tokens"],
+            "completion_tokens": stats["completion_tokens"],
+            "seconds": round(elapsed, 2),
+            "samples_per_s": round((stats["samples"] + sum(failures.values())) / elapsed, 2) if elapsed else 0.0,
+        }
+
+
+def pending_pairs(recipe: Recipe, done: set[int], tally: Tally) -> Iterator[tuple[Problem, int]]:
+    """Every (problem, sample index) the run still needs, streamed; repeated problems are skipped."""
+    seen_problems: set[int] = set()
+    for problem in iter_problems(recipe.problems):
+        key = pair_key(problem.id, -1)
+        if key in seen_problems:
+            tally.stats["duplicate_problems"] += 1
+            continue
+        seen_problems.add(key)
+        tally.stats["problems"] += 1
+        for index in range(recipe.sampling.samples):
+            if pair_key(problem.id, index) in done:
+                tally.stats["skipped_done"] += 1
+                continue
+            yield problem, index
+
+
+def worker_count(recipe: Recipe, teacher: Teacher) -> int:
+    wanted = recipe.teacher.concurrency or teacher.default_concurrency
+    return min(wanted, teacher.max_concurrency or wanted)
+
+
 async def generate(
     recipe: Recipe, teacher: Teacher, writer: PartWriter, done: set[int], progress: Progress
 ) -> dict[str, Any]:
     """Run every pending pair; returns counts for the summary. Raises UserError on a fatal teacher error."""
-    wanted = recipe.teacher.concurrency or teacher.default_concurrency
-    workers = min(wanted, teacher.max_concurrency or wanted)
+    workers = worker_count(recipe, teacher)
     queue: asyncio.Queue[tuple[Problem, int] | None] = asyncio.Queue(maxsize=workers * 4)
-    stats: Counter[str] = Counter()
-    failures: Counter[str] = Counter()
+    tally = Tally()
     fatal: list[TeacherFailure] = []
-    samples = recipe.sampling.samples
 
     async def produce() -> None:
-        seen_problems: set[int] = set()
         try:
-            for problem in iter_problems(recipe.problems):
-                key = pair_key(problem.id, -1)
-                if key in seen_problems:
-                    stats["duplicate_problems"] += 1
-                    continue
-                seen_problems.add(key)
-                stats["problems"] += 1
-                for index in range(samples):
-                    if pair_key(problem.id, index) in done:
-                        stats["skipped_done"] += 1
-                        continue
-                    await queue.put((problem, index))
+            for pair in pending_pairs(recipe, done, tally):
+                await queue.put(pair)
         finally:
             for _ in range(workers):
                 await queue.put(None)
@@ -143,21 +189,14 @@ async def generate(
                 fatal.append(failure)
                 raise
             writer.add(record)
-            if record.status == "ok":
-                stats["samples"] += 1
-                stats["truncated"] += record.truncated
-                stats["unsplit"] += record.split_problem is not None
-            else:
-                failures[record.error_reason or "unknown"] += 1
-            stats["prompt_tokens"] += record.prompt_tokens
-            stats["completion_tokens"] += record.completion_tokens
+            tally.add(record)
             progress.advance(record.status == "ok", record.completion_tokens)
 
     # Modules and the engine loaded so far live for the whole run: freezing them keeps the cyclic
     # collector from rescanning them every few thousand requests (~5-10% of CPU at high rates).
     gc.collect()
     gc.freeze()
-    started = time.monotonic()
+    tally.started = time.monotonic()
     tasks = [asyncio.create_task(produce())] + [asyncio.create_task(work()) for _ in range(workers)]
     try:
         await asyncio.gather(*tasks)
@@ -168,20 +207,9 @@ async def generate(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     if fatal:
-        f = fatal[0]
-        raise UserError(f"teacher {recipe.teacher.spec} refused the request, stopping: {f.detail}")
-    elapsed = time.monotonic() - started
-    return {
-        "problems": stats["problems"],
-        "duplicate_problems": stats["duplicate_problems"],
-        "pairs_already_done": stats["skipped_done"],
-        "new_samples": stats["samples"],
-        "failed": sum(failures.values()),
-        "failures": dict(failures),
-        "truncated": stats["truncated"],
-        "unsplit": stats["unsplit"],
-        "prompt_tokens": stats["prompt_tokens"],
-        "completion_tokens": stats["completion_tokens"],
-        "seconds": round(elapsed, 2),
-        "samples_per_s": round((stats["samples"] + sum(failures.values())) / elapsed, 2) if elapsed else 0.0,
-    }
+        raise fatal_error(recipe, fatal[0])
+    return tally.summary()
+
+
+def fatal_error(recipe: Recipe, failure: TeacherFailure) -> UserError:
+    return UserError(f"teacher {recipe.teacher.spec} refused the request, stopping: {failure.detail}")

@@ -30,7 +30,7 @@ CASES = [
     ({"p.csv": "problem,answer\n,1\n"}, ["-p", "p.csv"], "error: p.csv: row 1: field 'problem' is empty"),
     ({}, ["-p", "missing.jsonl"], "error: missing.jsonl: problem file not found (use hf:org/name for a Hub dataset)"),
     ({}, ["-r", "nosuchrecipe"], "error: unknown recipe 'nosuchrecipe': give a YAML path or one of code, math"),
-    ({}, ["-t", "vllm-nope:x"], "error: unknown teacher backend 'vllm-nope' (have: llamacpp, openai)"),
+    ({}, ["-t", "vllm-nope:x"], "error: unknown teacher backend 'vllm-nope' (have: llamacpp, openai, vllm)"),
     ({}, ["-t", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "-p", "good.jsonl", "--tpm", "-5"], None),
 ]
 

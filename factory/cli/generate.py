@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -24,6 +25,11 @@ async def _generate_and_close(recipe, teacher: Teacher, writer, done, progress):
         return await run_generation(recipe, teacher, writer, done, progress)
     finally:
         await teacher.aclose()
+
+
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 @interruptible
@@ -48,6 +54,9 @@ def generate(
     max_model_len: Optional[int] = typer.Option(None, help="Context length (vllm)."),
     dtype: Optional[str] = typer.Option(None, help="auto, bfloat16, float16 or float32 (vllm)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<recipe name>)."),
+    executor: Executor = typer.Option(Executor.local, help="local: this process; ray: teacher workers on a Ray cluster."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
+    workers: int = typer.Option(2, min=1, help="Ray workers, each with its own teacher (--executor ray)."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Verify and write the dataset when generation ends."),
     quiet: bool = QUIET,
     as_json: bool = JSON,
@@ -100,7 +109,12 @@ def generate(
         total = None if problem_count is None else max(0, problem_count * spec.sampling.samples - len(done))
         progress = Progress(mode, "generate", total, "ok")
         try:
-            summary = asyncio.run(_generate_and_close(spec, engine, writer, done, progress))
+            if executor is Executor.ray:
+                from ..ray_executor import generate_on_ray  # Ray loads only for this executor
+
+                summary = generate_on_ray(spec, engine, writer, done, progress, address, workers)
+            else:
+                summary = asyncio.run(_generate_and_close(spec, engine, writer, done, progress))
         finally:
             progress.close()
     finally:

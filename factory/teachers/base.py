@@ -48,6 +48,9 @@ class TeacherFailure(Exception):
         self.attempts = attempts
         self.fatal = fatal
 
+    def __reduce__(self):  # noqa: ANN204 - crosses process boundaries (Ray workers) whole
+        return type(self), (self.reason, self.detail, self.attempts, self.fatal)
+
 
 class TeacherOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
