@@ -12,10 +12,11 @@ import re
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from huggingface_hub import DatasetCardData
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from . import __version__
 from .recipe import Recipe
@@ -55,6 +56,7 @@ def size_category(rows: int) -> str:
 class RunFacts(BaseModel):
     """One run as the card describes it: its recipe, its verify stats, and what it contributed."""
 
+    path: Path = Field(exclude=True)
     name: str
     recipe: Recipe
     rfactory_version: str

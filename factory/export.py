@@ -57,7 +57,7 @@ def load_run(path: Path) -> RunFacts:
         raise UserError(f"{where}: field {field!r}: {detail['msg']}; run `rfactory verify {path}` again") from None
     if stats.sample_records != run.record_count():
         raise UserError(f"{path}: samples were added after the last verify; run `rfactory verify {path}` again")
-    return RunFacts(name=path.name, recipe=recipe, rfactory_version=config.get("rfactory_version", "?"), stats=stats)
+    return RunFacts(path=path, name=path.name, recipe=recipe, rfactory_version=config.get("rfactory_version", "?"), stats=stats)
 
 
 def _shard_rows(path: Path, columns: list[str]) -> Iterator[dict[str, Any]]:
@@ -104,23 +104,28 @@ def check_destination(out: Path) -> None:
         raise UserError(f"{out}: exists and holds other files; export into a new or empty folder")
 
 
-def export(paths: list[Path], out: Path, progress: Progress, repo: str | None = None,
-           license: str = "apache-2.0", pretty_name: str | None = None) -> ExportReport:
+def load_runs(paths: list[Path]) -> list[RunFacts]:
+    """Every run checked before anything is written, so a bad one costs nothing."""
     resolved = [p.resolve() for p in paths]
     for i, p in enumerate(resolved):
         if p in resolved[:i]:
             raise UserError(f"{paths[i]}: run given twice")
     runs = [load_run(p) for p in paths]
     if len({r.name for r in runs}) < len(runs):  # same folder name in different places: name them by path
-        for run, p in zip(runs, paths):
-            run.name = str(p)
+        for run in runs:
+            run.name = str(run.path)
+    return runs
+
+
+def export(runs: list[RunFacts], out: Path, progress: Progress, repo: str | None = None,
+           license: str = "apache-2.0", pretty_name: str | None = None) -> ExportReport:
     check_destination(out)
 
     writer = ShardWriter(out, max_rows=min(r.recipe.output.shard_max_rows for r in runs))
     profile = Profile()
     seen: set[bytes] = set()
-    for run, path in zip(runs, paths):
-        for data_row, meta_row in run_rows(path):
+    for run in runs:
+        for data_row, meta_row in run_rows(run.path):
             key = _pair_key(data_row)
             if key in seen:
                 run.duplicates += 1

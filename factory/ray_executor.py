@@ -111,9 +111,7 @@ def generate_on_ray(recipe: Recipe, teacher: Teacher, writer: PartWriter, done: 
             if deaths > workers * (WORKER_RESTARTS + 1) * 2:
                 raise UserError(f"every Ray worker died, {deaths} times in all; see the worker logs in Ray's session folder")
             requeued.append([(p, i) for p, i in batch if pair_key(p.id, i) not in received])
-            others = [a for a, _, _ in streams.values()] or actors
-            for other in others[:1]:
-                submit(other)
+            submit(next((a for a, _, _ in streams.values()), actors[0]))
             continue
         except RayTaskError as e:
             if isinstance(e.cause, TeacherFailure) and e.cause.fatal:

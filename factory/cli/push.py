@@ -14,14 +14,15 @@ from ..progress import Mode, Progress, print_summary
 from .options import JSON, QUIET, interruptible, output_mode
 
 if TYPE_CHECKING:
+    from ..card import RunFacts
     from ..export import ExportReport
 
 
-def _export(runs: list[Path], out: Path, mode: Mode, total: int, repo: str | None, license: str,
+def _export(runs: list[RunFacts], out: Path, mode: Mode, repo: str | None, license: str,
             pretty_name: str | None) -> ExportReport:
     from ..export import export
 
-    progress = Progress(mode, "export", total, "unique")
+    progress = Progress(mode, "export", sum(r.stats.kept for r in runs), "unique")
     try:
         return export(runs, out, progress, repo=repo, license=license, pretty_name=pretty_name)
     finally:
@@ -56,11 +57,11 @@ def push(
     mode = output_mode(quiet, as_json)
     if repo is None and to is None:
         raise UserError("push needs --repo ORG/NAME, or --to DIR to write the files locally")
-    from ..export import load_run  # matplotlib and the Hub client load only for this command
+    from ..export import load_runs  # matplotlib and the Hub client load only for this command
 
-    total = sum(load_run(r).stats.kept for r in runs)  # also checks every run before anything is written
+    facts = load_runs(runs)
     if to is not None:
-        report = _export(runs, to, mode, total, repo, license, pretty_name)
+        report = _export(facts, to, mode, repo, license, pretty_name)
         summary = {"out": str(report.out), "rows": report.rows, "duplicates_dropped": report.duplicates,
                    "shards": report.shards, "files": len(report.files), "bytes": report.bytes}
         print_summary(mode, "export", summary)
@@ -76,7 +77,7 @@ def push(
         logging.set_verbosity_error()
 
     with tempfile.TemporaryDirectory(prefix=".push-", dir=runs[0]) as staging:
-        report = _export(runs, Path(staging) / "export", mode, total, repo, license, pretty_name)
+        report = _export(facts, Path(staging) / "export", mode, repo, license, pretty_name)
         names = ", ".join(r.name for r in runs)
         result = publish(report.out, repo, private=private, create_pr=create_pr,
                          message=f"rfactory push: {report.rows:,} rows from {names}")
