@@ -46,7 +46,8 @@ class Progress:
             self._bar.start()
             self._task = self._bar.add_task(description, total=total, tok_s="0", rate=f"{rate_label} -")
 
-    def advance(self, hit: bool, tokens: int = 0) -> None:
+    def advance(self, hit: bool, tokens: int = 0, note: str | None = None) -> None:
+        """One item done; `note` replaces the rate column (training shows its loss there)."""
         self.done += 1
         self.hits += hit
         self.tokens += tokens
@@ -56,7 +57,7 @@ class Progress:
                 self._task,
                 advance=1,
                 tok_s=f"{self.tokens / elapsed:,.0f}",
-                rate=f"{self.rate_label} {self.hits / self.done:.0%}",
+                rate=note or f"{self.rate_label} {self.hits / self.done:.0%}",
             )
 
     def close(self) -> None:

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import UserError
+
+
+def _simple_name(v: str) -> str:
+    if not v or "/" in v:
+        raise ValueError("must be a non-empty name without '/'")
+    return v
+
+
+SimpleName = Annotated[str, AfterValidator(_simple_name)]  # a recipe's name becomes a folder name
 
 
 class Strict(BaseModel):
@@ -78,7 +87,7 @@ class OutputConfig(Strict):
 
 
 class Recipe(Strict):
-    name: str
+    name: SimpleName
     domain: Literal["math", "code", "science", "puzzle"] = "math"
     problems: ProblemsConfig = ProblemsConfig()
     teacher: TeacherConfig = TeacherConfig()
@@ -86,13 +95,6 @@ class Recipe(Strict):
     sampling: SamplingConfig = SamplingConfig()
     verifier: VerifierConfig = VerifierConfig()
     output: OutputConfig = OutputConfig()
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_simple(cls, v: str) -> str:
-        if not v or "/" in v:
-            raise ValueError("must be a non-empty name without '/'")
-        return v
 
     def generation_fingerprint(self) -> dict[str, Any]:
         """Every setting that changes what the teacher is asked or how it samples.
@@ -110,11 +112,16 @@ class Recipe(Strict):
         }
 
 
-def builtin_recipe_names() -> list[str]:
-    return sorted(p.name[: -len(".yaml")] for p in resources.files("rfactory.recipes").iterdir() if p.name.endswith(".yaml"))
+def builtin_recipe_names(folder: str = "") -> list[str]:
+    """Packaged recipes: generation recipes at the top, others (`sft/…`) in their folder."""
+    root = resources.files("rfactory.recipes")
+    if folder:
+        root = root.joinpath(folder)
+    prefix = f"{folder}/" if folder else ""
+    return sorted(prefix + p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
 
 
-def _read_recipe_yaml(name_or_path: str) -> tuple[dict[str, Any], str, Path | None]:
+def read_recipe_yaml(name_or_path: str, folder: str = "") -> tuple[dict[str, Any], str, Path | None]:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
@@ -124,7 +131,7 @@ def _read_recipe_yaml(name_or_path: str) -> tuple[dict[str, Any], str, Path | No
         packaged = resources.files("rfactory.recipes").joinpath(f"{name_or_path}.yaml")
         if not packaged.is_file():
             raise UserError(
-                f"unknown recipe {name_or_path!r}: give a YAML path or one of {', '.join(builtin_recipe_names())}"
+                f"unknown recipe {name_or_path!r}: give a YAML path or one of {', '.join(builtin_recipe_names(folder))}"
             )
         text, where, base = packaged.read_text(encoding="utf-8"), f"recipe {name_or_path}", None
     try:
@@ -139,7 +146,7 @@ def _read_recipe_yaml(name_or_path: str) -> tuple[dict[str, Any], str, Path | No
     return data, where, base
 
 
-def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     *parents, leaf = dotted.split(".")
     node = data
     for key in parents:
@@ -147,12 +154,28 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _describe(err: ValidationError, where: str) -> str:
+def describe_error(err: ValidationError, where: str) -> str:
     first = err.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    field = ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"{where}: unknown key {field!r}"
+    if not field:  # a check across fields names them itself
+        return f"{where}: {first['msg'].removeprefix('Value error, ')}"
     return f"{where}: field {field!r}: {first['msg']}"
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_with_overrides(model: type[M], data: dict[str, Any], overrides: dict[str, Any], where: str) -> M:
+    """Flags over YAML (a None flag was not given), then the model's checks as one line."""
+    for dotted, value in overrides.items():
+        if value is not None:
+            set_dotted(data, dotted, value)
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise UserError(describe_error(e, where)) from None
 
 
 def _resolve_text(value: str, base: Path | None, where: str, field: str) -> str:
@@ -170,7 +193,7 @@ def _resolve_text(value: str, base: Path | None, where: str, field: str) -> str:
 
 def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> Recipe:
     """Load a recipe by built-in name or path, apply dotted-key overrides, resolve prompt files."""
-    data, where, base = _read_recipe_yaml(name_or_path)
+    data, where, base = read_recipe_yaml(name_or_path)
     overrides = overrides or {}
     teacher = data.get("teacher") if isinstance(data.get("teacher"), dict) else {}
     new_spec = overrides.get("teacher.spec")
@@ -184,13 +207,7 @@ def load_recipe(name_or_path: str, overrides: dict[str, Any] | None = None) -> R
     if new_source and new_source != problems.get("source"):
         # A limit is written for its source (the demo's 16 built-in problems), not for the user's file.
         problems.pop("limit", None)
-    for dotted, value in overrides.items():
-        if value is not None:
-            _set_dotted(data, dotted, value)
-    try:
-        recipe = Recipe.model_validate(data)
-    except ValidationError as e:
-        raise UserError(_describe(e, where)) from None
+    recipe = validate_with_overrides(Recipe, data, overrides, where)
     for field in ("teacher_system", "user_template", "dataset_system"):
         value = getattr(recipe.prompt, field)
         if value is not None:

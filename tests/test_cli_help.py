@@ -3,7 +3,7 @@ import pytest
 from conftest import run_cli
 
 
-@pytest.mark.parametrize("command", ["generate", "verify", "push", "recipes", "status", "show"])
+@pytest.mark.parametrize("command", ["generate", "verify", "push", "train-sft", "recipes", "status", "show"])
 def test_help_shows_a_real_example(command: str):
     result = run_cli(command, "--help")
     assert result.returncode == 0
@@ -14,3 +14,4 @@ def test_help_shows_a_real_example(command: str):
 def test_recipes_lists_math():
     result = run_cli("recipes")
     assert result.returncode == 0 and "math" in result.stdout and "builtin:arithmetic" in result.stdout
+    assert "sft/sky-t1-32b" in result.stdout and "Qwen/Qwen2.5-32B-Instruct" in result.stdout

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import Interrupted, UserError
-from . import generate, inspect, push, verify
+from . import generate, inspect, push, train_sft, verify
 
 app = typer.Typer(
     name="rfactory",
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.command("generate")(generate.generate)
 app.command("verify")(verify.verify)
 app.command("push")(push.push)
+app.command("train-sft")(train_sft.train_sft)
 app.command("recipes")(inspect.recipes)
 app.command("status")(inspect.status)
 app.command("show")(inspect.show)

@@ -19,17 +19,26 @@ from .options import JSON
 
 
 def recipes() -> None:
-    """List the built-in recipes.
+    """List the built-in recipes: generation, and fine-tuning (`train-sft`).
 
     Example:
 
       rfactory recipes
     """
+    from ..sft.recipe import SFTRecipe, load_sft_recipe
+
     table = Table("recipe", "domain", "problems", "teacher", "samples")
     for name in builtin_recipe_names():
         r = load_recipe(name)
         table.add_row(name, r.domain, r.problems.source, r.teacher.spec, str(r.sampling.samples))
     Console().print(table)
+    sft = Table("train-sft recipe", "model", "lr", "epochs", "global batch", "max length", "GPUs", "strategy")
+    for name in builtin_recipe_names("sft"):
+        # Recipes name no data: the user brings it with --data.
+        s: SFTRecipe = load_sft_recipe(name, {"data": [{"source": "-"}]})
+        sft.add_row(name, s.model.name, f"{s.train.learning_rate:g}", f"{s.train.epochs:g}", str(s.train.global_batch),
+                    f"{s.train.max_length:,}", f"{s.hardware.nodes}×{s.hardware.gpus}", s.hardware.strategy)
+    Console().print(sft)
 
 
 def _run_counts(run: Run) -> dict[str, object]:

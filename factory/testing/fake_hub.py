@@ -138,7 +138,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 if parts[0] == "datasets" and len(parts) >= 6 and parts[3] == "resolve":
                     return self._resolve("/".join(parts[1:3]), parts[4], "/".join(parts[5:]))
                 if path == "/api/agent-harnesses":
-                    return self._send(200, [])
+                    return self._send(200, {"standardEnvVars": [], "harnesses": {}})
             except (ValueError, KeyError) as e:
                 return self._error(400, f"bad request: {e}")
             self._error(404, f"no route for {method} {path}")

@@ -1,0 +1,1 @@
+"""`rfactory train-sft`: verified traces → a fine-tuned model, on TRL."""
