@@ -20,8 +20,14 @@ Mode = Literal["rich", "quiet", "json"]
 
 
 class Progress:
-    def __init__(self, mode: Mode, description: str, total: int | None, rate_label: str):
+    def __init__(self, mode: Mode, description: str, total: int | None, rate_label: str, log_every_s: float | None = None):
+        """`log_every_s`: where no bar can be drawn (a log file), print a plain line this often
+        instead, for work that runs for hours (training)."""
         self.mode = mode
+        self.description = description
+        self.total = total
+        self.log_every_s = log_every_s if mode == "rich" else None
+        self._logged = time.monotonic()
         self.rate_label = rate_label
         self.done = 0
         self.hits = 0
@@ -45,20 +51,25 @@ class Progress:
             )
             self._bar.start()
             self._task = self._bar.add_task(description, total=total, tok_s="0", rate=f"{rate_label} -")
+            self.log_every_s = None
 
     def advance(self, hit: bool, tokens: int = 0, note: str | None = None) -> None:
         """One item done; `note` replaces the rate column (training shows its loss there)."""
         self.done += 1
         self.hits += hit
         self.tokens += tokens
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = note or f"{self.rate_label} {self.hits / self.done:.0%}"
         if self._bar is not None:
-            elapsed = max(time.monotonic() - self.started, 1e-9)
-            self._bar.update(
-                self._task,
-                advance=1,
-                tok_s=f"{self.tokens / elapsed:,.0f}",
-                rate=note or f"{self.rate_label} {self.hits / self.done:.0%}",
-            )
+            self._bar.update(self._task, advance=1, tok_s=f"{self.tokens / elapsed:,.0f}", rate=rate)
+        elif self.log_every_s is not None and (
+            time.monotonic() - self._logged >= self.log_every_s or self.done == self.total
+        ):
+            self._logged = time.monotonic()
+            left = f", ETA {elapsed / self.done * (self.total - self.done):,.0f} s" if self.total else ""
+            of = f"/{self.total}" if self.total else ""
+            print(f"{self.description} {self.done}{of}: {rate}, {self.tokens / elapsed:,.0f} tok/s{left}",
+                  file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -245,12 +245,24 @@ def test_two_processes_train_like_one_with_the_same_global_batch(work, reference
     assert losses(work / "two") == pytest.approx(losses(work / "ref")[:4], rel=1e-3)
 
 
-def test_lora_trains_adapters_only(work):
+def test_lora_trains_adapters_only_and_pushes_the_final_model(work):
     recipe = write_recipe(work, "lora.yaml", weight=0.1, steps=2)
-    done = json_out(run_cli("train-sft", "-r", recipe, "--lora", "--out", "lora", "--json", cwd=work))
+    with FakeHub(token="hf_sft_marker_token") as hub:
+        env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": hub.token, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(work / "hf")}
+        result = run_cli("train-sft", "-r", recipe, "--lora", "--out", "lora", "--push-to", "me/tiny-lora", "--json",
+                         cwd=work, env=env)
+        done = json_out(result)
+        pushed = hub.files("model:me/tiny-lora")
+        assert hub.repos["model:me/tiny-lora"].private  # the recipe's push.private default
     assert 0 < done["trainable"] < done["parameters"] / 10
-    assert done["steps"] == 2 and math.isfinite(done["last_loss"])
-    assert (work / "lora" / "adapter_model.safetensors").is_file() and not (work / "lora" / "model.safetensors").exists()
+    assert done["steps"] == 2 and math.isfinite(done["last_loss"]) and done["pushed"]
+    local = work / "lora"
+    assert (local / "adapter_model.safetensors").is_file() and not (local / "model.safetensors").exists()
+    assert pushed["adapter_model.safetensors"] == (local / "adapter_model.safetensors").read_bytes()
+    assert "adapter_config.json" in pushed and "tokenizer.json" in pushed
+    assert not [p for p in pushed if p.startswith("checkpoint-")]
+    assert hub.token not in result.stdout + result.stderr
+    assert not [p for p in pushed if hub.token.encode() in pushed[p]]
 
 
 def test_dry_run_reports_examples_over_max_length_and_packing(work):

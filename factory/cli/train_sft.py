@@ -120,6 +120,9 @@ def train_sft(
         "push.repo": push_to,
         "data": [parse_data_flag(d).model_dump() for d in data] if data else None,
     }
+    if launched():  # under a launcher (ours, or `accelerate launch` typed by hand), its process count rules
+        local = int(os.environ.get("LOCAL_WORLD_SIZE") or os.environ.get("WORLD_SIZE") or 1)
+        overrides |= {"hardware.gpus": local, "hardware.nodes": int(os.environ.get("WORLD_SIZE") or local) // local}
     spec = load_sft_recipe(recipe, overrides)
     if lora is not None:
         spec.lora = (spec.lora or LoraConfig()) if lora else None

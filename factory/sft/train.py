@@ -221,7 +221,7 @@ def train(prepared: Prepared, mode: Mode) -> dict[str, Any]:
     start_step = 0
     if resume is not None:
         start_step = json.loads((resume / "trainer_state.json").read_text(encoding="utf-8"))["global_step"]
-    progress = Progress(mode if main else "quiet", "train-sft", plan.total_steps - start_step, "loss")
+    progress = Progress(mode if main else "quiet", "train-sft", plan.total_steps - start_step, "loss", log_every_s=30)
     trainer.add_callback(_progress_callback(progress))
     started = time.monotonic()
     try:

@@ -1,7 +1,7 @@
 """A Hugging Face Hub-compatible server for tests, on 127.0.0.1 only, with faults to inject.
 
 It speaks what `huggingface_hub` (Xet off: `HF_HUB_DISABLE_XET=1`) and `datasets` use to publish
-and read a dataset repo, as traced in `shared/docs/hub-http-protocol.md`: repo create and info,
+and read a dataset repo (and a model repo, as `train-sft --push-to` publishes one: `files("model:ORG/NAME")`), as traced in `shared/docs/hub-http-protocol.md`: repo create and info,
 YAML validation, preupload, the Git LFS batch / upload / verify exchange, one NDJSON commit
 guarded by `parentCommit`, `resolve` downloads and `tree` listings. Per repo it keeps
 `{path: bytes}` for each commit, so a test can read back exactly what was published.
@@ -26,7 +26,19 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
-LFS_THRESHOLD = 10 << 20  # larger files (and every .parquet) travel through LFS, as on the Hub
+LFS_THRESHOLD = 10 << 20  # larger files (and every .parquet or weights file) travel through LFS, as on the Hub
+LFS_SUFFIXES = (".parquet", ".safetensors", ".bin", ".pt")
+MODEL = "model:"  # model repos are kept under this prefix; dataset repos under their bare id
+
+
+def _web(hub: FakeHub, repo_id: str) -> str:
+    if repo_id.startswith(MODEL):
+        return f"{hub.url}/{repo_id.removeprefix(MODEL)}"
+    return f"{hub.url}/datasets/{repo_id}"
+
+
+def _lfs(path: str, size: int) -> bool:
+    return path.endswith(LFS_SUFFIXES) or size > LFS_THRESHOLD
 
 
 @dataclass
@@ -133,10 +145,17 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 if parts[:2] == ["api", "datasets"] and len(parts) >= 4:
                     repo_id, rest = "/".join(parts[2:4]), parts[4:]
                     return self._api(method, repo_id, rest, body, query)
+                if parts[:2] == ["api", "models"] and len(parts) >= 4:
+                    repo_id, rest = MODEL + "/".join(parts[2:4]), parts[4:]
+                    return self._api(method, repo_id, rest, body, query)
                 if parts[0] == "datasets" and len(parts) >= 3 and parts[2].endswith(".git"):
                     return self._lfs_batch("/".join([parts[1], parts[2][:-4]]), json.loads(body))
+                if len(parts) >= 2 and parts[1].endswith(".git"):
+                    return self._lfs_batch(MODEL + "/".join([parts[0], parts[1][:-4]]), json.loads(body))
                 if parts[0] == "datasets" and len(parts) >= 6 and parts[3] == "resolve":
                     return self._resolve("/".join(parts[1:3]), parts[4], "/".join(parts[5:]))
+                if len(parts) >= 5 and parts[2] == "resolve":
+                    return self._resolve(MODEL + "/".join(parts[0:2]), parts[3], "/".join(parts[4:]))
                 if path == "/api/agent-harnesses":
                     return self._send(200, {"standardEnvVars": [], "harnesses": {}})
             except (ValueError, KeyError) as e:
@@ -161,7 +180,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if repo is None or (repo.private and not self._authorized()):
                 self._error(404, f"Repository Not Found for url: {self.path}", "RepoNotFound")
                 return None
-            if write and not self._may_write(repo_id):
+            if write and not self._may_write(repo_id.removeprefix(MODEL)):
                 return None
             return repo
 
@@ -178,14 +197,16 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             repo_id = f"{req.get('organization') or 'user'}/{req['name']}"
             if not self._may_write(repo_id):
                 return
-            url = f"{hub.url}/datasets/{repo_id}"
+            if req.get("type") != "dataset":
+                repo_id = MODEL + repo_id
+            url = _web(hub, repo_id)
             with hub.lock:
                 if repo_id in hub.repos:
                     return self._send(409, {"error": "You already created this dataset repo", "url": url})
                 private = bool(req.get("private")) or req.get("visibility") == "private"
                 repo = hub.repos[repo_id] = Repo(private=private)
                 repo.commits.append((hashlib.sha1(repo_id.encode()).hexdigest(), {".gitattributes": b"*.parquet filter=lfs\n"}))
-            self._send(200, {"url": url, "name": repo_id})
+            self._send(200, {"url": url, "name": repo_id.removeprefix(MODEL)})
 
         def _info(self, repo_id: str, repo: Repo, revision: str) -> None:
             sha = repo.head[0] if revision == "main" else revision
@@ -206,7 +227,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 files = json.loads(body)["files"]
                 return self._send(200, {"files": [
                     {"path": f["path"], "shouldIgnore": False, "oid": None,
-                     "uploadMode": "lfs" if f["path"].endswith(".parquet") or f["size"] > LFS_THRESHOLD else "regular"}
+                     "uploadMode": "lfs" if _lfs(f["path"], f["size"]) else "regular"}
                     for f in files]})
             if method == "POST" and rest[0] == "commit":
                 return self._commit(repo_id, repo, body, query)
@@ -220,7 +241,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             sha = hashlib.sha256(data).hexdigest()
             entry = {"type": "file", "oid": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(), "size": len(data),
                      "path": path}
-            if path.endswith(".parquet") or len(data) > LFS_THRESHOLD:
+            if _lfs(path, len(data)):
                 entry["lfs"] = {"oid": sha, "size": len(data), "pointerSize": 134}
             return entry
 
@@ -306,10 +327,10 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 sha = hashlib.sha1(f"{repo.head[0]}{header.get('summary')}{time.time_ns()}".encode()).hexdigest()
                 if query.get("create_pr", ["0"])[0] in ("1", "true"):
                     repo.commits.insert(len(repo.commits) - 1, (sha, files))  # a PR: not on main
-                    return self._send(200, {"commitOid": sha, "commitUrl": f"{hub.url}/datasets/{repo_id}/commit/{sha}",
-                                            "pullRequestUrl": f"{hub.url}/datasets/{repo_id}/discussions/1"})
+                    return self._send(200, {"commitOid": sha, "commitUrl": f"{_web(hub, repo_id)}/commit/{sha}",
+                                            "pullRequestUrl": f"{_web(hub, repo_id)}/discussions/1"})
                 repo.commits.append((sha, files))
-            self._send(200, {"commitOid": sha, "commitUrl": f"{hub.url}/datasets/{repo_id}/commit/{sha}"})
+            self._send(200, {"commitOid": sha, "commitUrl": f"{_web(hub, repo_id)}/commit/{sha}"})
 
         def _resolve(self, repo_id: str, revision: str, path: str) -> None:
             repo = self._repo(repo_id)
