@@ -141,8 +141,11 @@ def refuse_if_too_big(plan: Plan) -> None:
     if plan.fits:
         return
     m = plan.memory
+    bigger = {"ddp": "fsdp2, zero3 or zero3_offload", "fsdp2": "zero3_offload", "zero3": "zero3_offload"}
+    ways = ["more GPUs"] + ([f"--strategy {bigger[plan.strategy]}"] if plan.strategy in bigger else [])
+    ways += ["--lora", "train.liger_kernel", "a shorter --max-length"]
     raise UserError(
         f"plan needs ~{m.total_gb:.0f} GB per GPU (states {m.weights_gb + m.gradients_gb + m.optimizer_gb:.0f}, "
         f"activations {m.activations_gb:.0f}, logits {m.logits_gb:.0f}) but a GPU has {plan.gpu_memory_gb:.0f} GB: "
-        "use more GPUs, --strategy zero3 or zero3_offload, LoRA, liger_kernel, or a shorter max_length"
+        f"use {', '.join(ways)}"
     )

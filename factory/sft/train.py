@@ -132,9 +132,11 @@ def _peft_config(recipe: SFTRecipe) -> Any:
 
 
 def sft_config(recipe: SFTRecipe, out: Path, cuda: bool, workers: int | None) -> Any:
+    import torch
     from trl import SFTConfig
 
     train = recipe.train
+    bf16 = cuda and torch.cuda.is_bf16_supported()
     if train.liger_kernel:
         try:
             import liger_kernel  # noqa: F401
@@ -157,7 +159,8 @@ def sft_config(recipe: SFTRecipe, out: Path, cuda: bool, workers: int | None) ->
         packing_strategy="bfd",
         dataset_num_proc=workers,
         use_liger_kernel=train.liger_kernel,
-        bf16=cuda,
+        bf16=bf16,
+        fp16=cuda and not bf16,  # GPUs before Ampere: fp16 autocast with loss scaling
         use_cpu=not cuda,
         ddp_find_unused_parameters=False,  # every parameter takes part in every step
         seed=train.seed,
