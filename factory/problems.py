@@ -70,7 +70,7 @@ def _json_rows(path: Path) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def _parquet_rows(path: Path, columns: list[str]) -> Iterator[dict[str, Any]]:
+def _parquet_rows(path: Path, columns: list[str] | None) -> Iterator[dict[str, Any]]:
     import pyarrow.parquet as pq
 
     try:
@@ -78,7 +78,7 @@ def _parquet_rows(path: Path, columns: list[str]) -> Iterator[dict[str, Any]]:
     except Exception as e:  # pyarrow raises several types for a damaged file
         raise UserError(f"{path}: not a readable Parquet file ({e})") from None
     present = set(pf.schema_arrow.names)
-    missing = [c for c in columns if c not in present]
+    missing = [c for c in columns or [] if c not in present]
     if missing:
         raise UserError(f"{path}: missing column {missing[0]!r} (columns: {', '.join(sorted(present))})")
     for batch in pf.iter_batches(batch_size=2048, columns=columns):
@@ -100,8 +100,10 @@ def _hub_rows(name: str, split: str) -> Iterator[dict[str, Any]]:
     yield from ds
 
 
-def _raw_rows(cfg: ProblemsConfig) -> tuple[Iterator[dict[str, Any]], str, bool]:
-    """(rows, name for messages, whether the rows already carry rfactory's own id/problem/answer)."""
+def raw_rows(cfg: ProblemsConfig, whole: bool = False) -> tuple[Iterator[dict[str, Any]], str, bool]:
+    """(rows, name for messages, whether the rows already carry rfactory's own id/problem/answer).
+    `whole` keeps every column (curation writes rows back out); otherwise Parquet reads only the
+    mapped ones."""
     src = cfg.source
     if src.startswith("builtin:"):
         name = src.split(":", 1)[1]
@@ -122,7 +124,7 @@ def _raw_rows(cfg: ProblemsConfig) -> tuple[Iterator[dict[str, Any]], str, bool]
     if path.suffix == ".parquet":
         cols = cfg.columns
         wanted = [c for c in (cols.id, cols.problem, *_answer_columns(cols.answer), cols.starter_code) if c]
-        return _parquet_rows(path, wanted), str(path), False
+        return _parquet_rows(path, None if whole else wanted), str(path), False
     raise UserError(f"{path}: unsupported problem file type (use one of {', '.join(FILE_SUFFIXES)})")
 
 
@@ -148,7 +150,7 @@ def _answer(row: dict[str, Any], columns: list[str]) -> str | None:
 
 def iter_problems(cfg: ProblemsConfig) -> Iterator[Problem]:
     """Stream problems with ids; raises UserError naming the row and field on bad input."""
-    rows, where, native = _raw_rows(cfg)
+    rows, where, native = raw_rows(cfg)
     cols = cfg.columns
     id_col, problem_col, answer_col = ("id", "problem", "answer") if native else (cols.id, cols.problem, cols.answer)
     starter_col = "starter_code" if native else cols.starter_code

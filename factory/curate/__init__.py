@@ -1,0 +1,1 @@
+"""Curation: duplicate problems, benchmark contamination, difficulty bands, majority labels."""
