@@ -98,7 +98,7 @@ def train_sft(
 
       rfactory train-sft --recipe sft/openthinker-7b --data my-org/math-traces --data runs/c1=2 --gpus 8
     """
-    from ..sft.launch import launch_command, launched, needs_launch
+    from ..sft.launch import first_process, launch_command, launched, needs_launch
     from ..sft.recipe import LoraConfig, load_sft_recipe, parse_data_flag
 
     mode = output_mode(quiet, as_json)
@@ -126,7 +126,7 @@ def train_sft(
     spec = load_sft_recipe(recipe, overrides)
     if lora is not None:
         spec.lora = (spec.lora or LoraConfig()) if lora else None
-    main = int(os.environ.get("RANK", "0")) == 0
+    main = first_process()
     _quiet_libraries(mode, main)
 
     from ..sft.plan import refuse_if_too_big

@@ -18,6 +18,11 @@ def launched() -> bool:
     return "LOCAL_RANK" in os.environ
 
 
+def first_process() -> bool:
+    """The process that prints, claims the output folder and tidies checkpoints (rank 0, or alone)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def needs_launch(recipe: SFTRecipe) -> bool:
     return recipe.world > 1 and not launched()
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..progress import Mode, Progress
+from .launch import first_process
 from .prepare import Prepared
 from .recipe import SFTRecipe
 
@@ -218,7 +219,7 @@ def train(prepared: Prepared, mode: Mode) -> dict[str, Any]:
 
     recipe, plan = prepared.recipe, prepared.plan
     out = output_dir(recipe)
-    resume = last_complete_checkpoint(out, remove_partial=int(os.environ.get("RANK", "0")) == 0)
+    resume = last_complete_checkpoint(out, remove_partial=first_process())
     trainer = build_trainer(prepared, out, torch.cuda.is_available())
     main = trainer.accelerator.is_main_process
     start_step = 0
