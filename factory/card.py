@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from . import __version__
 from .recipe import Recipe
-from .records import RunStats
+from .records import Contamination, RunStats
 
 CONFIGS = [
     {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.parquet"}]},
@@ -150,6 +150,43 @@ VERIFIER_TEXT = {
 }
 
 
+def _curation(runs: list[RunFacts]) -> list[str]:
+    """Benchmark decontamination, difficulty band and majority labels, per run, where any was applied."""
+    out: list[str] = []
+    checked = [r for r in runs if r.stats.curation.benchmarks]
+    if checked:
+        out += ["### Decontamination", "",
+                "A problem repeating a benchmark problem was left out with all its samples: when their word 8-grams "
+                "(after lowercasing and whitespace folding) shared at least the share shown of either text's "
+                "8-grams, or failing that, when their fuzzy ratio (plain or word-sorted) reached the threshold shown.", "",
+                _table(["run", "benchmark", "8-gram share", "fuzzy ratio", "problems matched", "verified rows left out"],
+                       [[r.name, b, f"{r.stats.curation.ngram_min_overlap:.0%}", f"{r.stats.curation.fuzzy_threshold:g}",
+                         f"{c.problems:,}", f"{c.rows:,}"] for r in checked for b in r.stats.curation.benchmarks
+                        for c in [r.stats.curation.contamination.get(b, Contamination(problems=0, rows=0))]]), ""]
+    banded = [r for r in runs if r.stats.curation.pass_rate_band]
+    if banded:
+        out += ["### Difficulty band", "",
+                "Only problems whose pass rate (passing / generated samples) lies in the band, both ends included, "
+                "were kept: problems every sample solves, or almost none does, teach little.", "",
+                _table(["run", "band", "problems below", "problems above", "verified rows left out"],
+                       [[r.name, "{:g} – {:g}".format(*r.stats.curation.pass_rate_band), f"{r.stats.curation.problems_below_band:,}",
+                         f"{r.stats.curation.problems_above_band:,}", f"{r.stats.curation.rows_outside_band:,}"]
+                        for r in banded]), ""]
+    voted = [r for r in runs if r.stats.curation.label == "majority"]
+    if voted:
+        out += ["### Self-labelled problems", "",
+                "Problems without a reference answer were labelled by majority vote: their samples' final answers "
+                "grouped by the math verifier's equivalence, the largest group taken when it held at least the "
+                "agreement below. Their rows have `answer_source = \"majority\"` in `metadata` (with "
+                "`majority_answer` and `majority_agreement`) and no `ground_truth_solution`; filter on it to train on "
+                "reference-checked rows only. A majority can be wrong.", "",
+                _table(["run", "min agreement", "problems labelled", "problems without consensus", "rows kept"],
+                       [[r.name, f"{r.stats.curation.min_agreement:.0%}", f"{r.stats.curation.problems_self_labelled:,}",
+                         f"{r.stats.curation.problems_without_consensus:,}", f"{r.stats.curation.rows_self_labelled:,}"]
+                        for r in voted]), ""]
+    return out
+
+
 def render_card(repo: str, pretty_name: str, license: str, runs: list[RunFacts], profile: Profile,
                 duplicates: int, images: dict[str, str]) -> str:
     """The whole README.md. `images` maps a plot's role (`tokens`, `pass_rate`) to its path in the repo."""
@@ -246,6 +283,7 @@ def render_card(repo: str, pretty_name: str, license: str, runs: list[RunFacts],
                        [[s, f"{n:,}", _clip(reasons[s].most_common(1)[0][0], 120) if reasons.get(s) else ""]
                         for s, n in failures.most_common()]), ""]
 
+    out += _curation(runs)
     out += ["### Prompts", ""]
     seen: set[tuple[str | None, str, str]] = set()
     for r in runs:
@@ -270,8 +308,12 @@ def render_card(repo: str, pretty_name: str, license: str, runs: list[RunFacts],
         "- Problems the teacher never solved have no rows, so the set leans towards easier problems than its sources.",
         "- References and tests come from the source datasets; an error there lets a wrong trace through or keeps a "
         "right one out. Code tests cover only the cases the source provides.",
-        "- Duplicates are dropped only when problem and response are identical; near-duplicates and overlap with "
-        "public benchmarks were not checked.",
+        "- Duplicates are dropped only when problem and response are identical; near-duplicate problems are "
+        "removed only where `rfactory dedup` ran on the problems before generation.",
+        *([] if all(r.stats.curation.benchmarks for r in runs) else [
+            "- Overlap with public benchmarks was not checked" + (
+                "" if not any(r.stats.curation.benchmarks for r in runs)
+                else f" for {', '.join(r.name for r in runs if not r.stats.curation.benchmarks)}") + "."]),
         "- Traces are the teacher's output: its provider's terms apply to their use, whatever the license above.",
         "",
     ]

@@ -44,6 +44,9 @@ METADATA_SCHEMA = pa.schema(
         ("verdict", pa.string()),
         ("verdict_reason", pa.string()),
         ("extracted_answer", pa.string()),
+        ("answer_source", pa.string()),  # "reference", or "majority": checked against the samples' own vote
+        ("majority_answer", pa.string()),
+        ("majority_agreement", pa.float64()),
     ]
 )
 

@@ -9,16 +9,18 @@ push a no-op and an interrupted one resumable.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from .card import Profile, RunFacts, pass_rates_by_source, render_card
 from .dataset import DATA_SCHEMA, METADATA_SCHEMA, ShardWriter
+from .curate.text import normalize
 from .errors import UserError
 from .plots import pass_rate_by_source, token_histogram
 from .progress import Progress
@@ -86,8 +88,9 @@ def run_rows(path: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
 
 
 def _pair_key(data_row: dict[str, Any]) -> bytes:
-    turns = data_row["conversations"]
-    text = "\0".join(t["value"] or "" for t in turns)
+    """Problem and response after Unicode, case and whitespace folding: a trace that differs only
+    in spacing (another run of the same greedy teacher) teaches nothing new."""
+    text = "\0".join(normalize(t["value"] or "") for t in data_row["conversations"])
     return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
@@ -117,21 +120,24 @@ def load_runs(paths: list[Path]) -> list[RunFacts]:
     return runs
 
 
-def export(runs: list[RunFacts], out: Path, progress: Progress, repo: str | None = None,
+def export(runs: list[RunFacts], out: Path, progress: Progress, duplicates: TextIO, repo: str | None = None,
            license: str = "apache-2.0", pretty_name: str | None = None) -> ExportReport:
+    """`duplicates` gets one JSON line per dropped row: its run and pair, and the published row it repeats."""
     check_destination(out)
 
     writer = ShardWriter(out, max_rows=min(r.recipe.output.shard_max_rows for r in runs))
     profile = Profile()
-    seen: set[bytes] = set()
+    seen: dict[bytes, int] = {}  # pair key → published row
     for run in runs:
         for data_row, meta_row in run_rows(run.path):
             key = _pair_key(data_row)
             if key in seen:
                 run.duplicates += 1
+                duplicates.write(json.dumps({"run": run.name, "problem_id": meta_row["problem_id"],
+                                             "sample_index": meta_row["sample_index"], "duplicate_of_row": seen[key]}) + "\n")
                 progress.advance(False)
                 continue
-            seen.add(key)
+            seen[key] = profile.rows
             writer.add(data_row, meta_row)
             profile.add(data_row, meta_row)
             run.rows += 1
@@ -144,12 +150,12 @@ def export(runs: list[RunFacts], out: Path, progress: Progress, repo: str | None
     if rates:
         files[IMAGES["pass_rate"]] = pass_rate_by_source(rates)
     repo_name = repo or "ORG/NAME"
-    duplicates = sum(r.duplicates for r in runs)
-    card = render_card(repo_name, pretty_name or repo_name.split("/")[-1], license, runs, profile, duplicates,
+    dropped = sum(r.duplicates for r in runs)
+    card = render_card(repo_name, pretty_name or repo_name.split("/")[-1], license, runs, profile, dropped,
                        {role: path for role, path in IMAGES.items() if path in files})
     files["README.md"] = card.encode()
     writer.close(files)
 
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    return ExportReport(out=out, rows=profile.rows, duplicates=duplicates, shards=writer.shards, files=written,
+    return ExportReport(out=out, rows=profile.rows, duplicates=dropped, shards=writer.shards, files=written,
                         bytes=sum((out / f).stat().st_size for f in written))

@@ -77,6 +77,7 @@ assert SAMPLE_SCHEMA.names == list(SampleRecord.model_fields), "SampleRecord and
 VerdictStatus = Literal[
     "correct", "mismatch", "no_answer", "gold_unparseable", "parse_error", "timeout", "generation_failed",
     "passed", "wrong_answer", "runtime_error", "memory_limit", "output_limit", "no_code", "sandbox_error",
+    "no_consensus",
 ]
 
 
@@ -91,6 +92,7 @@ class VerdictRecord(BaseModel):
     expected: str | None = None
     expected_normalised: str | None = None
     detail: str | None = None
+    answer_source: Literal["reference", "majority"] | None = None  # what `expected` came from
 
 
 VERDICT_SCHEMA = pa.schema(
@@ -105,6 +107,7 @@ VERDICT_SCHEMA = pa.schema(
         ("expected", pa.string()),
         ("expected_normalised", pa.string()),
         ("detail", pa.string()),
+        ("answer_source", pa.string()),
     ]
 )
 
@@ -116,6 +119,29 @@ class SourceStats(BaseModel):
     generated: int
     passed: int
     kept: int
+
+
+class Contamination(BaseModel):
+    problems: int  # problems of the run that match the benchmark
+    rows: int  # verified samples of those problems left out of the dataset
+
+
+class CurationStats(BaseModel):
+    """What `verify` and `decontaminate` kept out of the dataset, and why."""
+
+    pass_rate_band: tuple[float, float] | None = None  # a problem's passed / generated samples, both ends kept
+    problems_below_band: int = 0
+    problems_above_band: int = 0
+    rows_outside_band: int = 0  # verified samples of those problems left out
+    label: Literal["reference", "majority"] = "reference"
+    min_agreement: float | None = None
+    problems_self_labelled: int = 0  # no reference answer: the majority answer became the label
+    problems_without_consensus: int = 0
+    rows_self_labelled: int = 0  # kept rows verified against a majority label (metadata answer_source)
+    benchmarks: list[str] = []  # checked for contamination, by name
+    ngram_min_overlap: float | None = None  # share of either text's 8-grams shared, for a match
+    fuzzy_threshold: float | None = None
+    contamination: dict[str, Contamination] = {}  # by benchmark, only those that matched
 
 
 class RunStats(BaseModel):
@@ -139,3 +165,4 @@ class RunStats(BaseModel):
     by_source: dict[str, SourceStats]
     failures_by_reason: dict[str, int]
     top_reasons: dict[str, dict[str, int]]
+    curation: CurationStats = CurationStats()

@@ -3,7 +3,7 @@ import pytest
 from conftest import run_cli
 
 
-@pytest.mark.parametrize("command", ["generate", "verify", "push", "train-sft", "dedup", "recipes", "status", "show"])
+@pytest.mark.parametrize("command", ["generate", "verify", "push", "train-sft", "dedup", "decontaminate", "recipes", "status", "show"])
 def test_help_shows_a_real_example(command: str):
     result = run_cli(command, "--help")
     assert result.returncode == 0

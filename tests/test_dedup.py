@@ -66,3 +66,34 @@ def test_a_row_without_the_column_is_a_one_line_error_and_writes_nothing(tmp_pat
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "error: p.jsonl: row 1: field 'problem': missing or not text"
     assert not (tmp_path / "clean.jsonl").exists() and not list(tmp_path.glob(".*tmp"))
+
+
+def test_a_near_duplicate_cluster_keeps_exactly_one_member(tmp_path):
+    base = ("A farmer has 120 meters of fencing and wants to enclose a rectangular field along a straight river, "
+            "fencing only three sides. What is the largest area he can enclose?")
+    edits = [("A farmer", "A rancher"), ("wants to", "would like to"), ("straight river", "straight canal"),
+             ("What is the largest", "Find the largest"), ("can enclose?", "can fence in?")]
+    cluster = [base] + [base.replace(a, b) for a, b in edits]
+    write_jsonl(tmp_path / "p.jsonl", [{"problem": p} for p in [BASE[1], *cluster, BASE[2]]])
+    summary = json_out(run_cli("dedup", "p.jsonl", "--out", "clean.jsonl", "--json", cwd=tmp_path))
+    kept = [json.loads(line)["problem"] for line in (tmp_path / "clean.jsonl").read_text().splitlines()]
+    assert kept == [BASE[1], base, BASE[2]]
+    report = [json.loads(line) for line in (tmp_path / "clean.dedup.jsonl").read_text().splitlines()]
+    assert [(r["row"], r["reason"], r["duplicate_of"]) for r in report] == [(i, "near", 1) for i in range(2, 7)]
+    assert (summary["kept"], summary["near"]) == (3, 5)
+
+
+def test_the_band_index_finds_exactly_the_items_sharing_a_band_across_merges():
+    import numpy as np
+
+    from rfactory.curate.lsh import BandIndex
+
+    rng = np.random.default_rng(0)
+    index = BandIndex(num_perm=16, bands=4, batch=50)  # 240 items: four merges, then some pending
+    digests = rng.integers(0, 3, size=(240, 16)).tolist()  # few values: bands collide often
+    for slot, d in enumerate(digests):
+        index.insert(index.band_hashes(d), slot)
+    assert len(index.keys) == 200 * 4 and index.pending_items == 40
+    for probe in rng.integers(0, 3, size=(60, 16)).tolist() + digests[:20]:
+        expected = {s for s, d in enumerate(digests) if any(d[b * 4:b * 4 + 4] == probe[b * 4:b * 4 + 4] for b in range(4))}
+        assert index.query(index.band_hashes(probe)) == expected

@@ -112,6 +112,11 @@ def test_push_merges_runs_into_one_commit_that_datasets_reads_back(runs, tmp_pat
         got = read_back(hub, tmp_path, "me/mix")
         assert got["data"] == want_data
         assert got["metadata"] == want_meta
+        dropped = [json.loads(line) for line in (runs / "m1" / "push-duplicates.jsonl").read_text().splitlines()]
+        assert len(dropped) == 14 and result["duplicates_report"] == "m1/push-duplicates.jsonl"
+        assert [d["run"] for d in dropped].count("m2") == 8  # 6 twins, then p7 and p8 published from m1
+        for d in dropped:  # each names the published row it repeats
+            assert got["metadata"][d["duplicate_of_row"]]["problem_id"] == d["problem_id"]
         files = hub.files("me/mix")
         assert sorted(p for p in files if p.startswith("data/")) == [
             f"data/train-0000{i}-of-00003.parquet" for i in range(3)]  # renumbered: 4 + 4 + 2 rows

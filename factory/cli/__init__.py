@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import Interrupted, UserError
-from . import dedup, generate, inspect, push, train_sft, verify
+from . import decontaminate, dedup, generate, inspect, push, train_sft, verify
 
 app = typer.Typer(
     name="rfactory",
@@ -21,6 +21,7 @@ app.command("verify")(verify.verify)
 app.command("push")(push.push)
 app.command("train-sft")(train_sft.train_sft)
 app.command("dedup")(dedup.dedup)
+app.command("decontaminate")(decontaminate.decontaminate)
 app.command("recipes")(inspect.recipes)
 app.command("status")(inspect.status)
 app.command("show")(inspect.show)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -19,13 +20,18 @@ if TYPE_CHECKING:
 
 
 def _export(runs: list[RunFacts], out: Path, mode: Mode, repo: str | None, license: str,
-            pretty_name: str | None) -> ExportReport:
+            pretty_name: str | None, duplicates: Path) -> ExportReport:
     from ..export import export
 
     progress = Progress(mode, "export", sum(r.stats.kept for r in runs), "unique")
+    tmp = duplicates.with_name(f".{duplicates.name}.tmp")
     try:
-        return export(runs, out, progress, repo=repo, license=license, pretty_name=pretty_name)
+        with tmp.open("w", encoding="utf-8") as report:
+            exported = export(runs, out, progress, report, repo=repo, license=license, pretty_name=pretty_name)
+        os.replace(tmp, duplicates)
+        return exported
     finally:
+        tmp.unlink(missing_ok=True)
         progress.close()
 
 
@@ -38,6 +44,7 @@ def push(
     create_pr: bool = typer.Option(False, "--create-pr", help="Open a pull request instead of committing to main."),
     license: str = typer.Option("apache-2.0", help="License on the dataset card (check your teacher's terms)."),
     pretty_name: Optional[str] = typer.Option(None, help="Title on the dataset card (default: the repo name)."),
+    duplicates: Optional[Path] = typer.Option(None, help="One JSON line per row left out as a repeat of an earlier (problem, response) pair, naming the published row it repeats (default: push-duplicates.jsonl in the first run)."),
     quiet: bool = QUIET,
     as_json: bool = JSON,
 ) -> None:
@@ -60,9 +67,11 @@ def push(
     from ..export import load_runs  # matplotlib and the Hub client load only for this command
 
     facts = load_runs(runs)
+    duplicates = duplicates or runs[0] / "push-duplicates.jsonl"
     if to is not None:
-        report = _export(facts, to, mode, repo, license, pretty_name)
+        report = _export(facts, to, mode, repo, license, pretty_name, duplicates)
         summary = {"out": str(report.out), "rows": report.rows, "duplicates_dropped": report.duplicates,
+                   "duplicates_report": str(duplicates),
                    "shards": report.shards, "files": len(report.files), "bytes": report.bytes}
         print_summary(mode, "export", summary)
         return
@@ -77,13 +86,13 @@ def push(
         logging.set_verbosity_error()
 
     with tempfile.TemporaryDirectory(prefix=".push-", dir=runs[0]) as staging:
-        report = _export(facts, Path(staging) / "export", mode, repo, license, pretty_name)
+        report = _export(facts, Path(staging) / "export", mode, repo, license, pretty_name, duplicates)
         names = ", ".join(r.name for r in runs)
         result = publish(report.out, repo, private=private, create_pr=create_pr,
                          message=f"rfactory push: {report.rows:,} rows from {names}")
     summary = {"repo": result.repo, "url": result.url, "commit": result.commit, "changed": result.changed,
                "files_added": result.added, "files_deleted": result.deleted, "rows": report.rows,
-               "duplicates_dropped": report.duplicates, "shards": report.shards}
+               "duplicates_dropped": report.duplicates, "duplicates_report": str(duplicates), "shards": report.shards}
     if result.pull_request:
         summary["pull_request"] = result.pull_request
     print_summary(mode, "push", summary)

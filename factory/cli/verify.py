@@ -7,30 +7,56 @@ from typing import Any, Optional
 
 import typer
 
+from ..errors import UserError
 from ..progress import Mode, Progress, print_summary
 from ..runstore import Run
 from ..verify import verify_run
 from .options import JSON, QUIET, interruptible, output_mode
 
 
-def verify_with_progress(run: Run, mode: Mode, workers: int | None = None) -> dict[str, Any]:
+def verify_with_progress(run: Run, mode: Mode, workers: int | None = None, band: tuple[float, float] | None = None,
+                         min_agreement: float | None = None) -> dict[str, Any]:
     progress = Progress(mode, "verify", run.record_count(), "pass")
     try:
-        return verify_run(run, progress, workers)
+        return verify_run(run, progress, workers, band, min_agreement)
     finally:
         progress.close()
+
+
+def _band(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise UserError(f"--keep-pass-rate {text}: expected LO:HI, e.g. 0.1:0.9") from None
+    if not 0 <= lo <= hi <= 1:
+        raise UserError(f"--keep-pass-rate {text}: need 0 <= LO <= HI <= 1")
+    return lo, hi
 
 
 def report(mode: Mode, stats: dict[str, Any]) -> None:
     print_summary(mode, "verify", stats)
     if mode == "rich":
         typer.echo(f"dataset: {stats['dataset']}  ({stats['kept']} samples kept, pass rate {stats['pass_rate']:.1%})")
+        c = stats["curation"]
+        left_out = [f"{c['rows_outside_band']} outside pass-rate band {c['pass_rate_band'][0]:g}:{c['pass_rate_band'][1]:g}"
+                    if c["pass_rate_band"] else "",
+                    *(f"{n['rows']} from {n['problems']} problems matching {b}" for b, n in c["contamination"].items())]
+        if any(left_out):
+            typer.echo("left out: " + "; ".join(x for x in left_out if x))
+        if c["label"] == "majority":
+            typer.echo(f"majority labels: {c['problems_self_labelled']} problems labelled, "
+                       f"{c['problems_without_consensus']} without consensus, {c['rows_self_labelled']} rows kept")
 
 
 @interruptible
 def verify(
     run: Path = typer.Argument(..., help="Run folder made by `rfactory generate`."),
     workers: Optional[int] = typer.Option(None, help="Verifier processes (default: every core)."),
+    keep_pass_rate: Optional[str] = typer.Option(None, "--keep-pass-rate", metavar="LO:HI", help="Keep only problems whose share of generated samples that pass is within LO..HI (both kept), e.g. 0.1:0.9."),
+    label: str = typer.Option("reference", help="reference: problems without a reference answer keep no rows; majority: their samples' majority answer becomes the label (rows marked answer_source=majority)."),
+    min_agreement: float = typer.Option(0.5, min=0.0, max=1.0, help="With --label majority: the share of a problem's generated samples the top answer needs."),
     quiet: bool = QUIET,
     as_json: bool = JSON,
 ) -> None:
@@ -39,6 +65,11 @@ def verify(
     Example:
 
       rfactory verify runs/m1 --json
+
+      rfactory verify runs/m1 --keep-pass-rate 0.1:0.9 --label majority --min-agreement 0.6
     """
     mode = output_mode(quiet, as_json)
-    report(mode, verify_with_progress(Run.open(run), mode, workers))
+    if label not in ("reference", "majority"):
+        raise UserError(f"--label {label}: expected reference or majority")
+    band = _band(keep_pass_rate)
+    report(mode, verify_with_progress(Run.open(run), mode, workers, band, min_agreement if label == "majority" else None))

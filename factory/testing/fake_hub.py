@@ -85,6 +85,11 @@ class FakeHub:
             return dict(repo.head[1])
         return dict(next(files for sha, files in repo.commits if sha == revision))
 
+    def add_repo(self, repo_id: str, files: dict[str, bytes]) -> None:
+        """A public repo that exists before the test starts (a benchmark a command downloads)."""
+        with self.lock:
+            self.repos[repo_id] = Repo(private=False, commits=[(hashlib.sha1(repo_id.encode()).hexdigest(), files)])
+
     def commit(self, repo_id: str, files: dict[str, bytes], summary: str = "") -> str:
         """Commit directly, as another user would (for testing a stale parent commit)."""
         with self.lock:

@@ -12,6 +12,8 @@ Faults are keyed by tags in the problem text so a test can mix them in one run:
   [always500]  every attempt: 500
   [length]     answers with finish_reason "length" and no closing box
   [answer=X]   answers \\boxed{X}; without it the answer is \\boxed{0}
+  [answers=X|Y|…]  the k-th distinct seed asking this text answers the k-th item (cycling), so
+               a problem's samples give exactly these answers, in arrival order
   [think]      puts the reasoning in <think>…</think> inside content instead of reasoning_content
 Run it alone: python -m rfactory.testing.fake_openai --port 8000
 """
@@ -26,6 +28,7 @@ import threading
 from collections import Counter
 
 _ANSWER = re.compile(r"\[answer=([^\]]*)\]")
+_ANSWERS = re.compile(r"\[answers=([^\]]*)\]")
 
 
 class FakeOpenAI:
@@ -34,6 +37,7 @@ class FakeOpenAI:
         self.delay_s = delay_s
         self.handlers: set[asyncio.Task] = set()
         self.attempts: Counter[str] = Counter()
+        self.seeds: dict[str, list[int]] = {}
         self.requests = 0
         self.auth_headers: list[str] = []
         self.server: asyncio.AbstractServer | None = None
@@ -55,6 +59,12 @@ class FakeOpenAI:
         if "[garbage]" in text:
             return 200, {}, b'{"id": "x", "choices": [{"message": {"content": "unterminated'
         answer = m.group(1) if (m := _ANSWER.search(text)) else "0"
+        if m := _ANSWERS.search(text):
+            seeds = self.seeds.setdefault(text, [])
+            if body.get("seed") not in seeds:
+                seeds.append(body.get("seed"))
+            choices = m.group(1).split("|")
+            answer = choices[seeds.index(body.get("seed")) % len(choices)]
         reasoning = "Let me work through this carefully.\n\nThe key step gives the result."
         if "[length]" in text:
             content, finish = "So the answer is \\boxed{" + answer, "length"
