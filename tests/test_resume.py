@@ -61,7 +61,8 @@ def test_changed_generation_setting_is_refused(tmp_path: Path, fake_api):
 def test_ctrl_c_saves_finished_samples_and_says_how_to_resume(tmp_path: Path):
     write_jsonl(tmp_path / "problems.jsonl", [{"problem": f"Problem {i} [answer={i}]", "answer": str(i)} for i in range(200)])
     run = tmp_path / "run"
-    with FakeOpenAIThread(delay_s=0.05) as server:
+    # ~20 s of work at 2 in flight: the interrupt lands mid-run even on a loaded CI machine
+    with FakeOpenAIThread(delay_s=0.2) as server:
         args = ["generate", "-t", "openai:fake", "--base-url", server.base_url, "-p", "problems.jsonl",
                 "--concurrency", "2", "--samples", "1", "--out", "run", "--no-verify"]
         proc = subprocess.Popen([*RFACTORY, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
