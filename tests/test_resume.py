@@ -61,11 +61,13 @@ def test_changed_generation_setting_is_refused(tmp_path: Path, fake_api):
 def test_ctrl_c_saves_finished_samples_and_says_how_to_resume(tmp_path: Path):
     write_jsonl(tmp_path / "problems.jsonl", [{"problem": f"Problem {i} [answer={i}]", "answer": str(i)} for i in range(200)])
     run = tmp_path / "run"
-    # ~20 s of work at 2 in flight: the interrupt lands mid-run even on a loaded CI machine
-    with FakeOpenAIThread(delay_s=0.2) as server:
+    with FakeOpenAIThread(delay_s=0.05) as server:
         args = ["generate", "-t", "openai:fake", "--base-url", server.base_url, "-p", "problems.jsonl",
                 "--concurrency", "2", "--samples", "1", "--out", "run", "--no-verify"]
-        proc = subprocess.Popen([*RFACTORY, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A terminal's Ctrl-C: SIGINT at its default, even when this suite runs as a background
+        # job (a non-interactive shell starts those with SIGINT ignored, and children inherit it).
+        proc = subprocess.Popen([*RFACTORY, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 60
         while journal_lines(run, set()) < 10:
             assert proc.poll() is None and time.monotonic() < deadline
