@@ -172,6 +172,14 @@ def _curation(runs: list[RunFacts]) -> list[str]:
                        [[r.name, "{:g} – {:g}".format(*r.stats.curation.pass_rate_band), f"{r.stats.curation.problems_below_band:,}",
                          f"{r.stats.curation.problems_above_band:,}", f"{r.stats.curation.rows_outside_band:,}"]
                         for r in banded]), ""]
+    thoughtless = [r for r in runs if r.stats.curation.rows_without_thought or not r.stats.curation.require_thought]
+    if thoughtless:
+        out += ["### Traces without reasoning", "",
+                "A verified sample whose thought section is empty is a reasoning trace with no reasoning; a student "
+                "trained on it learns to skip thinking. Runs that required a thought left such samples out.", "",
+                _table(["run", "thought required", "verified rows left out"],
+                       [[r.name, "yes" if r.stats.curation.require_thought else "no",
+                         f"{r.stats.curation.rows_without_thought:,}"] for r in thoughtless]), ""]
     voted = [r for r in runs if r.stats.curation.label == "majority"]
     if voted:
         out += ["### Self-labelled problems", "",
@@ -314,6 +322,10 @@ def render_card(repo: str, pretty_name: str, license: str, runs: list[RunFacts],
             "- Overlap with public benchmarks was not checked" + (
                 "" if not any(r.stats.curation.benchmarks for r in runs)
                 else f" for {', '.join(r.name for r in runs if not r.stats.curation.benchmarks)}") + "."]),
+        *([] if all(r.stats.curation.require_thought for r in runs) else [
+            f"- {', '.join(r.name for r in runs if not r.stats.curation.require_thought)}: rows were kept without "
+            "checking for a thought section, so some may hold no reasoning at all (filter on `deepseek_reasoning` "
+            "in `metadata`)."]),
         "- Traces are the teacher's output: its provider's terms apply to their use, whatever the license above.",
         "",
     ]

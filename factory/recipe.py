@@ -83,7 +83,12 @@ class VerifierConfig(Strict):
 
 class OutputConfig(Strict):
     shard_max_rows: int = Field(100_000, ge=1)
-    require_thought: bool = Field(False, description="keep only verified samples that have a thought section")
+    require_thought: bool | None = Field(
+        None,
+        description="keep only verified samples whose thought section is not empty (a student trained on traces "
+        "without reasoning learns to skip it); None: required for every teacher but the embedded demo model, "
+        "which does not reason",
+    )
 
 
 class Recipe(Strict):

@@ -138,6 +138,8 @@ class CurationStats(BaseModel):
     problems_self_labelled: int = 0  # no reference answer: the majority answer became the label
     problems_without_consensus: int = 0
     rows_self_labelled: int = 0  # kept rows verified against a majority label (metadata answer_source)
+    require_thought: bool = False  # verified samples with an empty thought section left out (older runs: kept)
+    rows_without_thought: int = 0  # verified samples left out for it
     benchmarks: list[str] = []  # checked for contamination, by name
     ngram_min_overlap: float | None = None  # share of either text's 8-grams shared, for a match
     fuzzy_threshold: float | None = None

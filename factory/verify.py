@@ -266,7 +266,8 @@ def build_dataset(run: Run, recipe: Recipe, band: tuple[float, float] | None,
     by_source: dict[str, Counter[str]] = {}
     by_benchmark: dict[str, Counter[str]] = {}
     finished: list[datetime] = []  # [first, last] generation time, for the card's dates
-    kept = outside_rows = self_labelled = 0
+    kept = outside_rows = self_labelled = without_thought = 0
+    require_thought = recipe.output.require_thought is not False  # generate decides; unset means required
     verdicts = _verdict_rows(verdict_paths)
     for row in run.iter_latest_samples():
         verdict = next(verdicts, None)
@@ -283,7 +284,10 @@ def build_dataset(run: Run, recipe: Recipe, band: tuple[float, float] | None,
             finished = [min(finished[0], row["finished_at"]), max(finished[1], row["finished_at"])] if finished else [row["finished_at"]] * 2
         tokens["prompt"] += row["prompt_tokens"] or 0
         tokens["completion"] += row["completion_tokens"] or 0
-        if not verdict["passed"] or (recipe.output.require_thought and not row["thought"]):
+        if not verdict["passed"]:
+            continue
+        if require_thought and not (row["thought"] or "").strip():
+            without_thought += 1
             continue
         if (benchmark := flagged.get(row["problem_id"])) is not None:
             by_benchmark.setdefault(benchmark, Counter())["rows"] += 1
@@ -309,7 +313,7 @@ def build_dataset(run: Run, recipe: Recipe, band: tuple[float, float] | None,
         label="majority" if min_agreement is not None else "reference", min_agreement=min_agreement,
         problems_self_labelled=sum(lb.answer is not None for lb in labels.values()),
         problems_without_consensus=sum(lb.answer is None for lb in labels.values()),
-        rows_self_labelled=self_labelled,
+        rows_self_labelled=self_labelled, require_thought=require_thought, rows_without_thought=without_thought,
         benchmarks=[b.name for b in contamination.benchmarks],
         ngram_min_overlap=contamination.min_overlap if contamination.benchmarks else None,
         fuzzy_threshold=contamination.fuzzy if contamination.benchmarks else None,

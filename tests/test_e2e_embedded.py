@@ -46,3 +46,12 @@ def test_generate_verify_and_read_back(tmp_path: Path):
     # `verify` on its own rebuilds the same dataset.
     again = json_out(run_cli("verify", "runs/tiny", "--json", cwd=tmp_path))
     assert again["kept"] == ver["kept"] and again["samples"] == 6
+
+    # SmolLM2 does not reason: the demo keeps its traces without a thought section, and says so.
+    assert gen["thought_required"] is False and ver["curation"]["require_thought"] is False
+    import json
+
+    assert json.loads((tmp_path / "runs/tiny/run.json").read_text())["recipe"]["output"]["require_thought"] is False
+    rerun = run_cli("generate", "--recipe", str(recipe), "--out", "runs/tiny", cwd=tmp_path)  # all done: no engine
+    assert rerun.returncode == 0, rerun.stderr
+    assert "note: llamacpp:smollm2 is the embedded demo model, which does not reason" in rerun.stdout

@@ -2,7 +2,8 @@
 
 Hand-written because concurrent.futures and multiprocessing.Pool cannot kill one stuck task:
 their timeouts only stop waiting, the worker keeps burning a core. Here a task past its deadline
-gets its worker killed and replaced, and every worker is reaped on exit.
+gets its worker killed and replaced, and when the pool is done every worker, and every process a
+worker started (a code sandbox), has exited.
 """
 
 from __future__ import annotations
@@ -15,16 +16,21 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..processes import kill_tree
+
 _ctx = mp.get_context("spawn")  # fork from a threaded parent can deadlock; spawn cannot
 
 
-def _serve(conn: Connection, fn: Callable[..., BaseModel]) -> None:
+def _serve(conn: Connection, fn: Callable[..., BaseModel], teardown: Callable[[], None] | None) -> None:
     while True:
         try:
             task = conn.recv()
         except EOFError:
             return
         if task is None:
+            if teardown is not None:
+                teardown()
+            conn.send("done")  # the parent's join then finds nothing of ours left
             return
         try:
             conn.send(("ok", fn(*task).model_dump()))
@@ -33,25 +39,25 @@ def _serve(conn: Connection, fn: Callable[..., BaseModel]) -> None:
 
 
 class _Worker:
-    def __init__(self, fn: Callable[..., BaseModel]):
+    def __init__(self, fn: Callable[..., BaseModel], teardown: Callable[[], None] | None):
         self.conn, child = _ctx.Pipe()
-        self.proc = _ctx.Process(target=_serve, args=(child, fn), daemon=True)
+        self.proc = _ctx.Process(target=_serve, args=(child, fn, teardown), daemon=True)
         self.proc.start()
         child.close()
         self.task: tuple[Any, float] | None = None  # (key, deadline)
 
     def stop(self, kill: bool = False) -> None:
-        if kill:
-            self.proc.kill()
-        else:
+        """Ends the worker and whatever it started: asked to tear down and exit, or killed with
+        every process under it (a sandbox's processes die before the worker that would reap them)."""
+        if not kill:
             try:
                 self.conn.send(None)
-            except OSError:
-                self.proc.kill()
-        self.proc.join(timeout=5)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join()
+                kill = not self.conn.poll(30) or self.conn.recv() != "done"
+            except (OSError, EOFError):
+                kill = True
+        if kill:
+            kill_tree(self.proc.pid)
+        self.proc.join()
         self.conn.close()
 
 
@@ -60,12 +66,14 @@ def run_with_deadline(
     tasks: Iterable[tuple[Any, tuple[Any, ...]]],
     timeout_s: float,
     workers: int,
+    teardown: Callable[[], None] | None = None,
 ) -> Iterator[tuple[Any, str, Any]]:
     """Yield (key, "ok" | "error" | "timeout", result dict or message) for each (key, args) task.
 
     Results come in completion order; at most `workers` tasks are in flight, so memory stays flat.
+    `teardown` runs in each worker before it exits normally (a killed one has its processes killed).
     """
-    pool = [_Worker(fn) for _ in range(max(1, workers))]
+    pool = [_Worker(fn, teardown) for _ in range(max(1, workers))]
     pending = iter(tasks)
     exhausted = False
     try:
@@ -95,13 +103,13 @@ def run_with_deadline(
                     except EOFError:  # the worker died (e.g. out of memory): replace it
                         status, payload = "error", "verifier process died"
                         w.stop(kill=True)
-                        pool[i] = _Worker(fn)
+                        pool[i] = _Worker(fn, teardown)
                     else:
                         w.task = None
                     yield key, status, payload
                 elif now >= deadline:
                     w.stop(kill=True)
-                    pool[i] = _Worker(fn)
+                    pool[i] = _Worker(fn, teardown)
                     yield key, "timeout", f"no verdict within {timeout_s:g}s"
     finally:
         for w in pool:

@@ -97,6 +97,8 @@ def generate(
     spec = load_recipe(recipe, overrides)
     next(iter_problems(spec.problems))  # bad problem input fails here, before a run folder exists
     engine = build_teacher(spec.teacher.spec, spec.teacher.options)
+    if spec.output.require_thought is None:  # decided here, where the teacher is known, and stored with the run
+        spec.output.require_thought = not engine.demo_model
     fingerprint = json.loads(json.dumps({**spec.generation_fingerprint(), "teacher_identity": engine.identity()}))
     run_dir = out or Path("runs") / spec.name
     stored = spec.model_dump(mode="json")
@@ -119,10 +121,13 @@ def generate(
             progress.close()
     finally:
         writer.close()
-    summary = {"run": str(run_dir), "teacher": spec.teacher.spec, **summary}
+    summary = {"run": str(run_dir), "teacher": spec.teacher.spec, **summary, "thought_required": spec.output.require_thought}
     if mode == "json" and verify:
         print_summary(mode, "", {"generate": summary, "verify": verify_with_progress(run, mode)})
         return
     print_summary(mode, "generate", summary)
+    if mode == "rich" and not spec.output.require_thought and engine.demo_model:
+        typer.echo(f"note: {spec.teacher.spec} is the embedded demo model, which does not reason, so its traces are "
+                   "kept without a thought section; a real teacher's traces need one (output.require_thought)")
     if verify:
         report(mode, verify_with_progress(run, mode))

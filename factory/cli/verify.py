@@ -10,12 +10,13 @@ import typer
 from ..errors import UserError
 from ..progress import Mode, Progress, print_summary
 from ..runstore import Run
-from ..verify import verify_run
 from .options import JSON, QUIET, interruptible, output_mode
 
 
 def verify_with_progress(run: Run, mode: Mode, workers: int | None = None, band: tuple[float, float] | None = None,
                          min_agreement: float | None = None) -> dict[str, Any]:
+    from ..verify import verify_run  # the verifiers (sympy, the sandbox) load only when a run is verified
+
     progress = Progress(mode, "verify", run.record_count(), "pass")
     try:
         return verify_run(run, progress, workers, band, min_agreement)
@@ -40,7 +41,8 @@ def report(mode: Mode, stats: dict[str, Any]) -> None:
     if mode == "rich":
         typer.echo(f"dataset: {stats['dataset']}  ({stats['kept']} samples kept, pass rate {stats['pass_rate']:.1%})")
         c = stats["curation"]
-        left_out = [f"{c['rows_outside_band']} outside pass-rate band {c['pass_rate_band'][0]:g}:{c['pass_rate_band'][1]:g}"
+        left_out = [f"{c['rows_without_thought']} with an empty thought section" if c["rows_without_thought"] else "",
+                    f"{c['rows_outside_band']} outside pass-rate band {c['pass_rate_band'][0]:g}:{c['pass_rate_band'][1]:g}"
                     if c["pass_rate_band"] else "",
                     *(f"{n['rows']} from {n['problems']} problems matching {b}" for b, n in c["contamination"].items())]
         if any(left_out):

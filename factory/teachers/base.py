@@ -68,6 +68,9 @@ class Teacher(ABC):
     def __init__(self, model: str, options: TeacherOptions):
         self.model = model
         self.options = options
+        #: A model shipped to exercise the pipeline offline, not to reason (the embedded SmolLM2):
+        #: its traces are kept without a thought section, so the demo still yields a dataset.
+        self.demo_model = False
 
     @abstractmethod
     async def generate(self, request: ChatRequest) -> Completion:

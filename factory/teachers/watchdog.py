@@ -10,10 +10,10 @@ process tree we do not start ourselves.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
+
+from ..processes import start_time
 
 _WATCHDOG = r"""
 import os, signal, sys
@@ -30,40 +30,12 @@ for pid, started in targets:
 """
 
 
-def _start_time(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def descendants(pid: int | None = None) -> list[int]:
-    """Every process below `pid` (default: this one), from /proc."""
-    if not Path("/proc").is_dir():
-        return []
-    root = pid or os.getpid()
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int(Path(entry, "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 class Watchdog:
     """Kills `pids` when this process exits (or at `release`, which the caller uses once they
     are shut down properly). Linux only: elsewhere it does nothing."""
 
     def __init__(self, pids: list[int]):
-        targets = [f"{pid} {started}" for pid in pids if (started := _start_time(pid)) is not None]
+        targets = [f"{pid} {started}" for pid in pids if (started := start_time(pid)) is not None]
         self._proc = None
         if targets:
             self._proc = subprocess.Popen([sys.executable, "-c", _WATCHDOG, *targets], stdin=subprocess.PIPE,

@@ -15,6 +15,8 @@ Faults are keyed by tags in the problem text so a test can mix them in one run:
   [answers=X|Y|…]  the k-th distinct seed asking this text answers the k-th item (cycling), so
                a problem's samples give exactly these answers, in arrival order
   [think]      puts the reasoning in <think>…</think> inside content instead of reasoning_content
+  [nothink]    answers with no reasoning at all (a model that does not think)
+  [emptythink] an empty <think></think> before the answer (a model that skipped its thinking)
 Run it alone: python -m rfactory.testing.fake_openai --port 8000
 """
 
@@ -73,7 +75,9 @@ class FakeOpenAI:
         message: dict = {"role": "assistant", "content": content}
         if "[think]" in text:
             message["content"] = f"<think>{reasoning}</think>\n\n{content}"
-        else:
+        elif "[emptythink]" in text:
+            message["content"] = f"<think>\n\n</think>\n\n{content}"
+        elif "[nothink]" not in text:
             message["reasoning_content"] = reasoning
         payload = {
             "id": f"chatcmpl-{self.requests}",

@@ -145,8 +145,16 @@ def _verify_task(solution: str, tests: str, timeout_s: float, options: dict[str,
     return judge_solution(_sandbox, solution, tests, timeout_s, options["stop_on_first_failure"], options["memory_mb"])
 
 
+def _close_sandbox() -> None:
+    global _sandbox
+    if _sandbox is not None:
+        _sandbox.close()
+        _sandbox = None
+
+
 def verify(solution: str, tests: str, timeout_s: float = TIMEOUT_S) -> Verdict:
-    """Run the solution's program against `tests` (any format `suite` reads) in a fresh sandbox."""
+    """Run the solution's program against `tests` (any format `suite` reads) in a fresh sandbox;
+    returns once every process the call started has exited."""
     with Sandbox() as sandbox:
         return judge_solution(sandbox, solution, tests, timeout_s)
 
@@ -158,7 +166,8 @@ def verify_many(tasks: Iterable[tuple[Any, str, str]], timeout_s: float = TIMEOU
 
     Raises SandboxUnavailable before any work when no isolation works here and the caller did
     not opt in. A pair whose whole run overstays (every test at its limit, and more) is killed
-    with its worker: a `sandbox_error`, never a wrong answer.
+    with its worker: a `sandbox_error`, never a wrong answer. When the iteration ends, every
+    process it started (workers, sandboxes, programs) has exited.
     """
     isolation = detect_isolation()
     if isolation.level == "none" and not allow_unsandboxed:
@@ -167,7 +176,7 @@ def verify_many(tasks: Iterable[tuple[Any, str, str]], timeout_s: float = TIMEOU
                "allow_unsandboxed": allow_unsandboxed}
     hard = 60 * timeout_s + 30  # the per-test limits stop programs; this stops a stuck sandbox
     for key, status, payload in run_with_deadline(
-        _verify_task, ((k, (s, t, timeout_s, options)) for k, s, t in tasks), hard, workers
+        _verify_task, ((k, (s, t, timeout_s, options)) for k, s, t in tasks), hard, workers, _close_sandbox
     ):
         if status == "ok":
             yield key, Verdict(**payload)

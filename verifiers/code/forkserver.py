@@ -7,8 +7,8 @@ which is what makes a test cost a fork (~1 ms) instead of an interpreter start (
 
 Protocol: a request on stdin is a line of byte counts "<request> <code> <stdin> <tests>", the
 request's JSON {"mode" ("stdio", "call" or "assert"), "fn_name", "args", "entry_point",
-"marker", "timeout_s", "memory_mb", "output_bytes"}, the program, its stdin, then the tests of
-an assert-mode problem, which a separate checker process reads and runs. Each reply on stdout is
+"marker", "timeout_s", "memory_mb", "output_bytes", "tasks"}, the program, its stdin, then the
+tests of an assert-mode problem, which a separate checker process reads and runs. Each reply on stdout is
 a JSON line saying how the child ended and the sizes of what follows it raw: the program's
 stdout (capped), the tail of its stderr, and the checker's report. Judging happens in the
 trusted parent, never here.
@@ -311,7 +311,7 @@ def _limit(request: dict) -> None:
         (resource.RLIMIT_CPU, int(request["timeout_s"]) + 1),
         (resource.RLIMIT_FSIZE, request["output_bytes"]),
         (resource.RLIMIT_NOFILE, 64),
-        (resource.RLIMIT_NPROC, 64),
+        (resource.RLIMIT_NPROC, request["tasks"]),
         (resource.RLIMIT_CORE, 0),
     ):
         resource.setrlimit(which, (value, value))
@@ -533,9 +533,10 @@ def _run(request: dict, content: _Content, tests_bytes: int, serial: int) -> tup
     elapsed = time.monotonic() - started
     if checker is not None:
         os.waitpid(checker, 0)
-    _kill_strays()
+    clean = _kill_strays()
     _as_child(_remove_tree, workdir)  # the files are the unprivileged uid's: remove them as it
-    tainted = os.path.exists(workdir)  # not removable (too deep, too many): the client starts afresh
+    # files not removable (too deep, too many), or processes not gone: the client starts afresh
+    tainted = os.path.exists(workdir) or not clean
     raw = [content.out.view(), content.err.view()[-4096:], content.report.view()]
     return {
         "exit_code": os.waitstatus_to_exitcode(status) if not timed_out and not overflow else None,
@@ -550,18 +551,43 @@ def _run(request: dict, content: _Content, tests_bytes: int, serial: int) -> tup
     }, raw
 
 
-def _kill_strays() -> None:
-    """A daemon that left the test's process group, or a fork bomb still forking, lives on in
-    our PID namespace. kill(-1) signals every process there but init and us in one pass that new
-    forks cannot race; repeat until /proc shows only the two of us (init reaps the orphans)."""
-    if not OWN_PID_NAMESPACE:
-        return
-    for _ in range(200):
-        others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
-        if not others:
-            return
+def _strays() -> list[int]:
+    """Every process besides us that a test left: in our own PID namespace, all but init and us;
+    without one, our descendants (we are their subreaper, so a daemon that left its group is one)."""
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    if OWN_PID_NAMESPACE:
+        return [p for p in pids if p not in (1, os.getpid())]
+    children = {}
+    for pid in pids:
         try:
-            os.kill(-1, signal.SIGKILL)
+            with open(f"/proc/{pid}/stat") as f:
+                children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(pid)
+        except (OSError, IndexError, ValueError):
+            continue
+    found, todo = [], [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_strays(within_s: float = 5.0) -> bool:
+    """End what a test left: a daemon that left its process group, a fork bomb still forking.
+    In our PID namespace kill(-1) signals every process there but init and us in one pass that
+    new forks cannot race; repeat, reaping what is reparented to us, until /proc shows none.
+    False if some are still there after `within_s`: the client then starts a fresh server, and
+    the end of this one's namespace takes them."""
+    give_up = time.monotonic() + within_s
+    while others := _strays():
+        if time.monotonic() > give_up:
+            return False
+        try:
+            if OWN_PID_NAMESPACE:
+                os.kill(-1, signal.SIGKILL)
+            else:
+                for pid in others:
+                    os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         while True:
@@ -571,6 +597,7 @@ def _kill_strays() -> None:
             except ChildProcessError:
                 break
         time.sleep(0.001)
+    return True
 
 
 def _as_child(fn, *args, timeout_s: float = 5.0) -> None:
@@ -623,6 +650,8 @@ def main() -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # not dumpable: where programs share our uid (a user namespace), none may open /proc/1/mem
     _LIBC.prctl(4, 0, 0, 0, 0)
+    if not OWN_PID_NAMESPACE:  # PR_SET_CHILD_SUBREAPER: an orphaned daemon stays ours to find and kill
+        _LIBC.prctl(36, 1, 0, 0, 0)
     _LANDLOCK_ABI = _landlock_abi()
     hello = {"ready": True, "seccomp": _probe_seccomp(), "landlock_abi": _LANDLOCK_ABI}
     _write_all(1, (json.dumps(hello) + "\n").encode())

