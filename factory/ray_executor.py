@@ -60,12 +60,28 @@ class TeacherWorker:
                 task.cancel()
 
 
-def _resources(recipe: Recipe) -> dict[str, float]:
-    """A vLLM worker takes the GPUs its engine shards over, where the cluster has GPUs."""
-    options = recipe.teacher.options
-    if recipe.teacher.spec.startswith("vllm:") and ray.cluster_resources().get("GPU", 0) > 0:
-        return {"num_gpus": options.get("tensor_parallel_size", 1) * options.get("pipeline_parallel_size", 1)}
+def _resources(teacher: Teacher) -> dict[str, float]:
+    """What one worker takes: the cores its engine computes on (two llama.cpp engines on the same
+    cores fight, 4x slower on 2 cores), or the GPUs it shards over, where the cluster has GPUs."""
+    if teacher.cpu_threads:
+        return {"num_cpus": teacher.cpu_threads}
+    if teacher.gpus and ray.cluster_resources().get("GPU", 0) > 0:
+        return {"num_gpus": teacher.gpus}
     return {}
+
+
+def _check_room(resources: dict[str, float], workers: int, spec: str) -> None:
+    """A worker the cluster cannot place would wait forever, and the run with it: refuse up front."""
+    if not resources:
+        return
+    names = {"num_cpus": "CPU", "num_gpus": "GPU"}
+    nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
+    room = sum(min(int(node.get(names[k], 0) // v) for k, v in resources.items()) for node in nodes)
+    if room < workers:
+        need = " and ".join(f"{v:g} {names[k]}" for k, v in resources.items())
+        raise UserError(f"--workers {workers}: each {spec} worker takes {need}, and the Ray cluster's nodes hold "
+                        f"{room} such workers; use --workers {max(room, 1)}" + (
+                            " or fewer threads per engine (teacher.options.n_threads)" if "num_cpus" in resources else ""))
 
 
 def generate_on_ray(recipe: Recipe, teacher: Teacher, writer: PartWriter, done: set[int], progress: Progress,
@@ -78,7 +94,10 @@ def generate_on_ray(recipe: Recipe, teacher: Teacher, writer: PartWriter, done: 
     pairs = pending_pairs(recipe, done, tally)
     requeued: deque[list[tuple[Problem, int]]] = deque()
     config = recipe.model_dump(mode="json")
-    actors = [TeacherWorker.options(**_resources(recipe)).remote(config) for _ in range(workers)]
+    config["teacher"]["options"] = teacher.options.model_dump(mode="json")  # as resolved here (threads), no secrets
+    resources = _resources(teacher)
+    _check_room(resources, workers, recipe.teacher.spec)
+    actors = [TeacherWorker.options(**resources).remote(config) for _ in range(workers)]
     # Two streams per worker, each as large as its concurrency: one runs while the next waits, so its
     # slots never idle, and a driver killed mid-run wastes at most those two batches per worker.
     batch_size = worker_count(recipe, teacher)

@@ -98,8 +98,8 @@ def test_band_keeps_both_ends_and_majority_labels_are_marked(made, tmp_path):
     assert stats["curation"] | {"benchmarks": None} == {
         "pass_rate_band": [0.25, 0.75], "problems_below_band": 3, "problems_above_band": 2, "rows_outside_band": 8,
         "label": "majority", "min_agreement": 0.6, "problems_self_labelled": 2, "problems_without_consensus": 2,
-        "rows_self_labelled": 3, "benchmarks": None, "ngram_min_overlap": None, "fuzzy_threshold": None,
-        "contamination": {}}
+        "rows_self_labelled": 3, "require_thought": True, "rows_without_thought": 0, "benchmarks": None,
+        "ngram_min_overlap": None, "fuzzy_threshold": None, "contamination": {}}
     _, meta = read_back(root)
     for m in meta:  # never mixed silently: a vote is marked and is never presented as ground truth
         if m["problem_id"] == "m-frac":

@@ -110,7 +110,8 @@ def test_end_to_end_through_llama_cpp_server(tmp_path: Path, llama_server):
         {"id": "echo12", "problem": "Echo: \\boxed{12}", "answer": "12"},
         {"id": "add", "problem": "What is 2 + 3?", "answer": "5"},
     ])
-    write_recipe(tmp_path / "echo.yaml", ECHO_RECIPE)
+    # SmolLM2 behind an API is a teacher like any other, and it does not reason: keep its rows anyway
+    write_recipe(tmp_path / "echo.yaml", ECHO_RECIPE + "output: {require_thought: false}\n")
     summary = json_out(run_cli(
         "generate", "-r", "echo.yaml", "-t", "openai:teacher", "--base-url", llama_server, "-p", "problems.jsonl",
         "--concurrency", "2", "--out", "run", "--json", cwd=tmp_path,

@@ -89,3 +89,29 @@ def test_a_fatal_teacher_error_in_a_worker_stops_the_run_with_one_line(tmp_path:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(
         "error: teacher openai:fake refused the request, stopping: NotFoundError: Error code: 404")
+
+
+def test_cpu_engines_get_cores_of_their_own(tmp_path: Path):
+    """Each llama.cpp worker takes the cores its threads compute on: two engines on the same cores
+    fight (4x slower on 2 cores). Workers the cluster cannot seat are refused before any starts,
+    rather than left waiting forever; with fewer threads each, they all fit and share the run."""
+    import os
+
+    from conftest import ECHO_RECIPE, write_recipe
+
+    cores = len(os.sched_getaffinity(0))  # a local Ray holds os.cpu_count() CPUs; the engine's default threads
+    write_jsonl(tmp_path / "problems.jsonl", [{"id": f"e{i}", "problem": f"Echo: \\boxed{{{i}}}", "answer": str(i)}
+                                              for i in range(6)])
+    write_recipe(tmp_path / "tiny.yaml", ECHO_RECIPE)
+    refused = run_cli("generate", "-r", "tiny.yaml", "--out", "run", "--no-verify", "--executor", "ray",
+                      "--workers", "2", cwd=tmp_path)
+    if cores == os.cpu_count():  # each worker then takes every CPU Ray has: one fits
+        assert refused.returncode == 2
+        assert refused.stderr.strip().splitlines()[-1] == (
+            f"error: --workers 2: each llamacpp:smollm2 worker takes {cores} CPU, and the Ray cluster's nodes hold "
+            "1 such workers; use --workers 1 or fewer threads per engine (teacher.options.n_threads)")
+    write_recipe(tmp_path / "one.yaml", ECHO_RECIPE.replace("n_ctx: 1024", "n_ctx: 1024, n_threads: 1"))
+    summary = json_out(run_cli("generate", "-r", "one.yaml", "--out", "run1", "--no-verify", "--json",
+                               "--executor", "ray", "--workers", "2", cwd=tmp_path))
+    assert summary["new_samples"] == 12 and summary["failed"] == 0
+    assert sorted(_keys(tmp_path / "run1")) == sorted((f"e{i}", s) for i in range(6) for s in range(2))

@@ -127,3 +127,38 @@ def test_bad_model_and_bad_options_are_one_line_errors(tmp_path: Path):
     assert result.stderr.strip().splitlines()[-1] == f"error: teacher vllm:{tmp_path / 'empty'}: not a Hugging Face model folder (no config.json)"
     result = run_cli("generate", "-t", "vllm:smollm2", "--base-url", "http://x", "--out", str(tmp_path / "run"), cwd=tmp_path)
     assert result.stderr.strip().splitlines()[-1] == "error: teacher 'vllm:smollm2': unknown option teacher.options.base_url"
+
+
+KEEP_OFF = r"""
+import json, os, subprocess, sys, threading, time
+from rfactory.teachers.vllm_local import _keep_off, _pinned_cores
+
+# a stand-in for vLLM's CPU worker: one thread bound to core 0, as VLLM_CPU_OMP_THREADS_BIND binds them
+worker = subprocess.Popen([sys.executable, "-c", "import os, time\nos.sched_setaffinity(0, {0})\nprint(1, flush=True)\ntime.sleep(60)"],
+                          stdout=subprocess.PIPE)
+worker.stdout.readline()
+before = threading.Thread(target=time.sleep, args=(5,), daemon=True)
+before.start()
+cores = _pinned_cores([worker.pid])
+_keep_off(cores)
+after = threading.Thread(target=time.sleep, args=(5,), daemon=True)
+after.start()
+time.sleep(0.1)
+threads = [sorted(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")]
+worker.kill()
+print(json.dumps({"cores": sorted(cores), "threads": threads}))
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs a core for the engine and one for rfactory")
+def test_rfactory_threads_leave_the_cores_the_engine_binds():
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", KEEP_OFF], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout)
+    assert seen["cores"] == [0]
+    # every thread, one started before the move and one after, on the cores the engine left free
+    assert len(seen["threads"]) >= 3 and all(t == sorted(os.sched_getaffinity(0) - {0}) for t in seen["threads"])

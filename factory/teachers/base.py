@@ -71,6 +71,11 @@ class Teacher(ABC):
         #: A model shipped to exercise the pipeline offline, not to reason (the embedded SmolLM2):
         #: its traces are kept without a thought section, so the demo still yields a dataset.
         self.demo_model = False
+        #: Cores of this machine the engine computes on (llama.cpp's threads); None when it computes
+        #: elsewhere (an API, GPUs). An executor gives each worker that many, so no two engines share one.
+        self.cpu_threads: int | None = None
+        #: GPUs one instance needs (vLLM's tensor x pipeline parallel size), for an executor to place it.
+        self.gpus = 0
 
     @abstractmethod
     async def generate(self, request: ChatRequest) -> Completion:

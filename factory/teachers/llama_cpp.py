@@ -51,9 +51,12 @@ class LlamaCppTeacher(Teacher):
     max_concurrency = 1
 
     def __init__(self, model: str, options: LlamaCppOptions):
+        if options.n_threads is None:  # resolved here, so a Ray worker computes on exactly the cores it was given
+            options = options.model_copy(update={"n_threads": len(os.sched_getaffinity(0))})
         super().__init__(model, options)
         self.path = resolve_gguf(model)
         self.demo_model = model in BUNDLED
+        self.cpu_threads = options.n_threads
         try:
             import llama_cpp  # noqa: F401  (checked here so a missing extra is a clear error, not a crash mid-run)
         except ImportError:
@@ -81,7 +84,7 @@ class LlamaCppTeacher(Teacher):
         return Llama(
             model_path=str(self.path),
             n_ctx=self.options.n_ctx,
-            n_threads=self.options.n_threads or len(os.sched_getaffinity(0)),
+            n_threads=self.options.n_threads,
             verbose=False,
         )
 

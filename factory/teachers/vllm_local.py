@@ -58,6 +58,39 @@ def _check_torch_extras() -> None:
             ) from None
 
 
+def _pinned_cores(pids: list[int]) -> set[int]:
+    """The cores the engine's compute threads are bound to: vLLM's CPU workers pin each OpenMP
+    thread to one core of `VLLM_CPU_OMP_THREADS_BIND`."""
+    cores: set[int] = set()
+    for pid in pids:
+        try:
+            tasks = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                allowed = os.sched_getaffinity(tid)
+            except OSError:
+                continue
+            if len(allowed) == 1:
+                cores |= allowed
+    return cores
+
+
+def _keep_off(cores: set[int]) -> None:
+    """Move this process's threads (and so those they start later) to the cores the engine left
+    free, where there are any: a Python thread of ours on a core that an OpenMP thread spins on
+    stalls both. vLLM reserves such cores for exactly this, but does not move the caller onto them."""
+    free = os.sched_getaffinity(0) - cores
+    if not cores or not free:
+        return
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), free)
+        except OSError:  # a thread that just ended
+            pass
+
+
 def _chat_params(engine: Any) -> tuple[Any, Any]:
     """The model's own chat template with the generation prompt, tokenized without extra special
     tokens: what `LLM.chat` does (vllm/entrypoints/common/offline.py), so prompts are identical."""
@@ -81,6 +114,8 @@ class VLLMTeacher(Teacher):
         super().__init__(model, options)
         # rfactory draws its own progress; vLLM's per-step INFO lines would bury it (set it to see them).
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        # and its lines go to stderr, beside the bar: stdout is for the summary (`--json` is parsed)
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
         try:
             import vllm  # noqa: F401  (a missing engine is a clear error here, not a crash mid-run)
         except ImportError:
@@ -88,6 +123,7 @@ class VLLMTeacher(Teacher):
         _check_torch_extras()
         self.path = resolve_model(model, f"teacher vllm:{model}")
         self.demo_model = model == EMBEDDED
+        self.gpus = options.tensor_parallel_size * options.pipeline_parallel_size
         self._engine: Any = None
         self._chat: tuple[Any, Any] = (None, None)  # (ChatParams, TokenizeParams) as `LLM.chat` makes them
         self._starting = asyncio.Lock()
@@ -121,7 +157,9 @@ class VLLMTeacher(Teacher):
                 except Exception as e:  # noqa: BLE001 - vLLM reports a bad model or too little memory many ways
                     detail = str(e).splitlines()[0] if str(e) else type(e).__name__
                     raise TeacherFailure("engine_start", f"vLLM could not start {self.model}: {detail}", fatal=True) from None
-                self._watchdog = Watchdog(sorted(set(descendants()) - before))
+                engine_pids = sorted(set(descendants()) - before)
+                self._watchdog = Watchdog(engine_pids)
+                _keep_off(_pinned_cores(engine_pids))
                 self._chat = _chat_params(self._engine)
             return self._engine
 
