@@ -79,8 +79,8 @@ def _check_room(resources: dict[str, float], workers: int, spec: str) -> None:
     room = sum(min(int(node.get(names[k], 0) // v) for k, v in resources.items()) for node in nodes)
     if room < workers:
         need = " and ".join(f"{v:g} {names[k]}" for k, v in resources.items())
-        raise UserError(f"--workers {workers}: each {spec} worker takes {need}, and the Ray cluster's nodes hold "
-                        f"{room} such workers; use --workers {max(room, 1)}" + (
+        raise UserError(f"--workers {workers}: each {spec} worker takes {need}, and the Ray cluster's nodes have room "
+                        f"for {room}; use --workers {max(room, 1)}" + (
                             " or fewer threads per engine (teacher.options.n_threads)" if "num_cpus" in resources else ""))
 
 

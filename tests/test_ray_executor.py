@@ -108,8 +108,8 @@ def test_cpu_engines_get_cores_of_their_own(tmp_path: Path):
     if cores == os.cpu_count():  # each worker then takes every CPU Ray has: one fits
         assert refused.returncode == 2
         assert refused.stderr.strip().splitlines()[-1] == (
-            f"error: --workers 2: each llamacpp:smollm2 worker takes {cores} CPU, and the Ray cluster's nodes hold "
-            "1 such workers; use --workers 1 or fewer threads per engine (teacher.options.n_threads)")
+            f"error: --workers 2: each llamacpp:smollm2 worker takes {cores} CPU, and the Ray cluster's nodes have "
+            "room for 1; use --workers 1 or fewer threads per engine (teacher.options.n_threads)")
     write_recipe(tmp_path / "one.yaml", ECHO_RECIPE.replace("n_ctx: 1024", "n_ctx: 1024, n_threads: 1"))
     summary = json_out(run_cli("generate", "-r", "one.yaml", "--out", "run1", "--no-verify", "--json",
                                "--executor", "ray", "--workers", "2", cwd=tmp_path))

@@ -26,8 +26,8 @@ from pydantic import Field
 
 from ..errors import UserError
 from ..models import EMBEDDED, resolve_model
-from .base import ChatRequest, Completion, Teacher, TeacherFailure, TeacherOptions
 from ..processes import descendants
+from .base import ChatRequest, Completion, Teacher, TeacherFailure, TeacherOptions
 from .watchdog import Watchdog
 
 

@@ -8,9 +8,9 @@ which is what makes a test cost a fork (~1 ms) instead of an interpreter start (
 Protocol: a request on stdin is a line of byte counts "<request> <code> <stdin> <tests>", the
 request's JSON {"mode" ("stdio", "call" or "assert"), "fn_name", "args", "entry_point",
 "marker", "timeout_s", "memory_mb", "output_bytes", "tasks"}, the program, its stdin, then the
-tests of an assert-mode problem, which a separate checker process reads and runs. Each reply on stdout is
-a JSON line saying how the child ended and the sizes of what follows it raw: the program's
-stdout (capped), the tail of its stderr, and the checker's report. Judging happens in the
+tests of an assert-mode problem, which a separate checker process reads and runs. Each reply on
+stdout is a JSON line saying how the child ended and the sizes of what follows it raw: the
+program's stdout (capped), the tail of its stderr, and the checker's report. Judging happens in the
 trusted parent, never here.
 """
 
