@@ -17,7 +17,7 @@ from typing import Any
 from ..pool import run_with_deadline
 from ..verdict import Verdict
 from . import budget
-from .answer import Items, Value, parse_answer
+from .answer import Items, Value, other_reading, parse_answer
 from .equal import equal
 from .extract import answer_text, last_boxes, reference_text
 from .surface import clean
@@ -26,11 +26,29 @@ DEFAULT_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
-class Reference:
-    text: str | None  # the answer found in the gold
+class Reading:
     normalised: str | None
     value: Value | None
+    problem: str | None = None  # why there is no value
+    other: Value | None = None  # a second value the text allows (2,74 with a decimal comma)
+
+    def values(self) -> list[Value]:
+        return [v for v in (self.value, self.other) if v is not None]
+
+
+@dataclass(frozen=True)
+class Reference:
+    text: str | None  # the answer found in the gold
+    reading: Reading
     problem: str | None = None  # why it could not be read
+
+    @property
+    def normalised(self) -> str | None:
+        return self.reading.normalised
+
+    @property
+    def value(self) -> Value | None:
+        return self.reading.value
 
 
 def _one_line(e: BaseException) -> str:
@@ -41,32 +59,32 @@ def _verbatim(text: str) -> str:
     return " ".join(text.split())
 
 
-def _read(text: str) -> tuple[str | None, Value | None, str | None]:
-    """(normalised text, value, why there is no value) for one answer string."""
+def _read(text: str) -> Reading:
+    """What one answer string says: its normalised text, its value(s), or why it has none."""
     if len(text) > budget.MAX_ANSWER_CHARS:  # compared verbatim, never parsed
-        return _verbatim(text), None, f"longer than {budget.MAX_ANSWER_CHARS} characters"
+        return Reading(_verbatim(text), None, f"longer than {budget.MAX_ANSWER_CHARS} characters")
     try:
         normalised, value = parse_answer(text)
-        return normalised, value, None
+        return Reading(normalised, value, None, other_reading(text))
     except budget.Timeout:
         raise
     except Exception as e:  # ParseError, TooCostly, RecursionError, or whatever sympy raises on odd input
         problem = _one_line(e)
     try:
-        return clean(text).text, None, problem
+        return Reading(clean(text).text, None, problem)
     except budget.Timeout:
         raise
     except Exception:
-        return None, None, problem
+        return Reading(None, None, problem)
 
 
 @lru_cache(maxsize=4096)
 def parse_reference(gold: str) -> Reference:
     text = reference_text(gold)
     if text is None:
-        return Reference(None, None, None, "no answer found in the reference")
-    normalised, value, problem = _read(text)
-    return Reference(text, normalised, value, problem and f"reference not readable: {problem}")
+        return Reference(None, Reading(None, None), "no answer found in the reference")
+    reading = _read(text)
+    return Reference(text, reading, reading.problem and f"reference not readable: {reading.problem}")
 
 
 def judge(solution: str, ref: Reference) -> Verdict:
@@ -77,16 +95,16 @@ def judge(solution: str, ref: Reference) -> Verdict:
     seen = {"extracted": found, "expected": ref.text, "expected_normalised": ref.normalised}
     if found is None:
         return Verdict(passed=False, status="no_answer", reason=where, **seen)
-    normalised, value, problem = _read(found)
-    seen["normalised"] = normalised
+    answer = _read(found)
+    seen["normalised"] = normalised = answer.normalised
     if normalised is not None and ref.normalised is not None and _verbatim(normalised) == _verbatim(ref.normalised):
         return Verdict(passed=True, status="correct", reason=f"same answer text ({where})", **seen)
     if ref.value is None:
         return Verdict(passed=False, status="gold_unparseable", reason=ref.problem or "reference not readable", **seen)
-    if value is None:
-        return Verdict(passed=False, status="parse_error", reason=problem or "answer not readable", **seen)
+    if answer.value is None:
+        return Verdict(passed=False, status="parse_error", reason=answer.problem or "answer not readable", **seen)
     try:
-        same = equal(value, ref.value)
+        same = any(equal(a, b) for a in answer.values() for b in ref.reading.values())
         if not same and isinstance(ref.value, Items) and len(ref.value.items) > 1 and where == "boxed":
             if parts := _parts_matching(solution, ref.value):
                 same, where = True, "one box per part"
@@ -107,7 +125,7 @@ def _parts_matching(solution: str, ref: Items) -> str | None:
     if boxes is None:
         return None
     parts = ", ".join(boxes)
-    _, value, _ = _read(parts)
+    value = _read(parts).value
     return parts if value is not None and equal(value, ref) else None
 
 
@@ -146,7 +164,7 @@ def verify_many(
                 try:
                     ref = parse_reference(gold)
                 except budget.Timeout:
-                    ref = Reference(None, None, None, f"reference not read within {timeout_s:g}s")
+                    ref = Reference(None, Reading(None, None), f"reference not read within {timeout_s:g}s")
             yield key, (solution, ref, timeout_s)
 
     hard = 2 * timeout_s + 1

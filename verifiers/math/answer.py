@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from . import budget
+from . import budget, matrices
 from .budget import TooCostly
 from .latex import Chain, NotMath, ParseError, parse_formula
-from .surface import Cleaned, clean
+from .surface import Cleaned, clean, decimal_comma
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,20 @@ _CHOICE = re.compile(r"(?:\(([A-Ea-e])\)|([A-E])(?=[.:)]|$))(?:[.:)]?\s*(?![=<>+
 _HEDGE = re.compile(r"^(?:or|and|/|,|;)\b|\b(?:or|and)\b\s*\(?[A-E]\)?(?![a-zA-Z])|\(([A-E])\)|^\(?[A-E]\)?$", re.I)
 _OPTION_WORD = re.compile(r"^(?:option|choice|answer)\s+(?=\(?[A-E]\b)", re.I)
 # a named answer: x = 3, f(x) = …, f^{-1}(x) = …, f(2) = 5, AB = 5, Area = 12, \angle ABC = 30
-_ASSIGNMENT = re.compile(
-    r"^((?:\\angle\s*)?[a-zA-Z]+(?:_\{?\w+\}?)?(?:\^\{?-1\}?)?(?:\s*\([\w, ]*\))?|\\[a-zA-Z]+)\s*=(?!=)\s*(.+)$", re.S
+_SUBSCRIPT = r"(?:_(?:\{\w+\}|\w))?"
+_NAME = (
+    rf"(?:m\s*)?(?:\\angle\s*)?[a-zA-Z]+{_SUBSCRIPT}'{{0,3}}(?:\^\{{?-1\}}?)?(?:\s*(?:\([\w, ]*\)|\[[\w, ]*\]))?"
+    r"|[a-zA-Z](?:\s*[-+]\s*[a-zA-Z]){1,3}"  # AIME's m + n = 17: the sum is the answer
+    rf"|\\(?!sum\b|prod\b)[a-zA-Z]+{_SUBSCRIPT}"
+    r"|(?:\\left)?\|\s*(?:\\overline\{)?[A-Z]{1,3}\}?\s*(?:\\right)?\|"  # |AB|
+    r"|\\overline\{[A-Z]{1,3}\}"
 )
-_MATRIX = re.compile(r"\\begin\{([pbBvV]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}\s*([)\]]?)$", re.S)
+# a named ratio: S_{MBCN}:S = 7:32, AB:BC = 2:1
+_RATIO_NAME = rf"[A-Z]{{1,3}}{_SUBSCRIPT}\s*:\s*[A-Z]{{1,3}}{_SUBSCRIPT}"
+_ASSIGNMENT = re.compile(rf"^({_RATIO_NAME}|{_NAME})\s*=(?!=)\s*(.+)$", re.S)
+_RATIO = re.compile(r"^([^:=<>]+?)\s*:\s*([^:=<>]+)$")  # 7:32, one colon between two values
+_MATRIX_NAME = re.compile(r"[A-Za-z](?:_\{?\w+\}?)?(?:\^\{?(?:-1|T|\\top)\}?)?")  # the A^{-1} of A^{-1} = …
+_SEMICOLON = re.compile(r"\s*;\s*")  # between groups of answers: p=5, q=2; p=7, q=2
 _SEPARATOR = re.compile(r"\s*(?:,|;|\\text\{\s*(?:and|or)\s*\}|\b(?:and|or)\b)\s*")
 _MEMBERSHIP = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*\\in\s*")
 _REALS = re.compile(r"^(?:\\mathbb\{R\}|\\R|\(-\\infty,\s*\\infty\)|all real numbers|every real number)$", re.I)
@@ -132,23 +142,62 @@ def _places(text: str) -> int | None:
     return places if len(re.sub(r"\D", "", mantissa).lstrip("0")) >= 2 else None
 
 
+def _name(written: str) -> str:
+    """How a named answer's name compares: |AB|, \\overline{AB} and AB are one length."""
+    name = re.sub(r"\s+|\\left|\\right|\||\\overline\{|\}$", "", written)
+    return name.replace("{", "").replace("}", "")
+
+
+def _ratio(text: str) -> sympy.Expr | None:
+    """7:32 as the fraction it is; None when the text is not one ratio of two values."""
+    if not (m := _RATIO.match(text)):
+        return None
+    a, b = parse_formula(m.group(1)), parse_formula(m.group(2))
+    if isinstance(a, Chain) or isinstance(b, Chain) or b == 0:
+        raise ParseError("a ratio of relations")
+    return a / b
+
+
 def _scalar_or_relation(text: str) -> Value:
     var = None
     if m := _ASSIGNMENT.match(text):
-        var, text = re.sub(r"\s+", "", m.group(1)), m.group(2).strip()
+        var, text = _name(m.group(1)), m.group(2).strip()
         if "=" in text and not re.search(r"[<>]=|!=", text):
             text = text.rsplit("=", 1)[1].strip()  # x = 4/2 = 2: the last value is the answer
+    if (ratio := _ratio(text)) is not None:
+        return Scalar(ratio, var=var)
     parsed = parse_formula(text)
     if isinstance(parsed, Chain):
+        if (value := _computed_value(parsed, text)) is not None:
+            return Scalar(value.expr, value.places, var)
         return _relation(parsed, var)
     return Scalar(parsed, places=_places(text.replace(" ", "")), var=var)
+
+
+def _computed_value(chain: Chain, text: str) -> Scalar | None:
+    """`\\sqrt{4} = 2`, `\\binom{5}{2} = 10`: a computation and its result, every side a number that
+    agrees with the others, is the result. A side with a variable makes it an equation."""
+    if any(op != "=" for op in chain.ops) or any(p.free_symbols for p in chain.parts):
+        return None
+    last = chain.parts[-1]
+    if not all(_agree(p, last) for p in chain.parts[:-1]):
+        return None
+    return Scalar(last, places=_places(_split_top(text, re.compile(r"="))[-1].replace(" ", "")))
+
+
+def _agree(a: sympy.Expr, b: sympy.Expr) -> bool:
+    """Two numbers the same to 20 digits (the sides of a computation someone wrote down)."""
+    if a == b:
+        return True
+    diff = sympy.N(a - b, 30)
+    return bool(diff.is_number and abs(diff) <= sympy.Float(10) ** -20 * max(1, abs(sympy.N(b, 15))))
 
 
 def _relation(chain: Chain, var: str | None) -> Value:
     if var is not None:
         raise ParseError("an assignment with a relation in its value")
     parts, ops = chain.parts, chain.ops
-    if intervals := _inequality_interval(parts, ops):
+    if intervals := _inequality_interval(parts, ops) or _all_but(parts, ops):
         return intervals
     if len(ops) != 1:
         raise ParseError("a chain of relations")
@@ -159,21 +208,50 @@ def _relation(chain: Chain, var: str | None) -> Value:
     return Relation(lhs - rhs, op)
 
 
+def _linear(e: sympy.Expr, x: sympy.Symbol) -> tuple[sympy.Expr, sympy.Expr] | None:
+    """(a, b) with e = a·x + b, a a non-zero number; None when e is not linear in x."""
+    a = sympy.diff(e, x)
+    if a.free_symbols or a == 0:
+        return None
+    return a, sympy.expand(e - a * x)
+
+
 def _inequality_interval(parts: tuple, ops: tuple) -> Intervals | None:
-    """`x > 3`, `-1 <= x < 2` → intervals; anything else is a general relation."""
+    """`x > 3`, `-x > -1`, `-1 <= 2x + 1 < 5`: linear in one variable → intervals; anything
+    else is a general relation."""
     if any(op not in ("<", "<=", ">", ">=") for op in ops):
         return None
     if len(ops) == 2 and (ops[0][0] != ops[1][0]):
         return None
-    symbols = [p for p in parts if p.is_Symbol]
-    if len(symbols) != 1 or any(p.free_symbols for p in parts if not p.is_Symbol):
+    free = set().union(*(p.free_symbols for p in parts))
+    if len(free) != 1:
         return None
+    (x,) = free
     if ops[0][0] == ">":
         parts, ops = parts[::-1], tuple(o.replace(">", "<") for o in ops[::-1])
-    at = parts.index(symbols[0])
-    lo, lo_closed = (parts[0], ops[0] == "<=") if at == 1 else (sympy.S.NegativeInfinity, False)
-    hi, hi_closed = (parts[at + 1], ops[at] == "<=") if at + 1 < len(parts) else (sympy.S.Infinity, False)
+    if len(parts) == 2:  # lhs < rhs: move everything to one side, a·x + b < 0
+        parts = (parts[0] - parts[1], sympy.S.Zero) if parts[0].free_symbols else (sympy.S.Zero, parts[1] - parts[0])
+    at = next(i for i, p in enumerate(parts) if p.free_symbols)
+    if any(p.free_symbols for i, p in enumerate(parts) if i != at) or (line := _linear(parts[at], x)) is None:
+        return None
+    a, b = line
+    ends = [(p - b) / a for i, p in enumerate(parts) if i != at]
+    closed = [op == "<=" for op in ops]
+    lo, lo_closed = (ends[0], closed[0]) if at == 1 else (sympy.S.NegativeInfinity, False)
+    hi, hi_closed = (ends[-1], closed[at]) if at + 1 < len(parts) else (sympy.S.Infinity, False)
+    if a.is_negative:  # dividing by a negative number turns the relation around
+        lo, hi, lo_closed, hi_closed = -hi if hi.is_infinite else hi, -lo if lo.is_infinite else lo, hi_closed, lo_closed
     return Intervals(((lo, hi, lo_closed, hi_closed),))
+
+
+def _all_but(parts: tuple, ops: tuple) -> Intervals | None:
+    """`x \\neq 3`: every real number but one, as the two open intervals around it."""
+    if ops != ("!=",) or len([p for p in parts if p.is_Symbol]) != 1:
+        return None
+    point = next(p for p in parts if not p.is_Symbol)
+    if point.free_symbols or not point.is_real:
+        return None
+    return Intervals(((sympy.S.NegativeInfinity, point, False, False), (point, sympy.S.Infinity, False, False)))
 
 
 def _interval(text: str) -> tuple | None:
@@ -197,23 +275,42 @@ def _reals_except(texts: list[str]) -> Intervals:
     return Intervals(tuple((lo, hi, False, False) for lo, hi in zip(ends, ends[1:])))
 
 
-def _matrix(kind: str, body: str, factor_text: str) -> Value:
-    rows = [r for r in re.split(r"\\\\(?:\[[^\]]*\])?", body) if r.strip() and not r.strip().startswith("\\hline")]
-    cells = [tuple(_scalar_or_relation(c.strip()) for c in r.split("&")) for r in rows]
-    if not cells or sum(len(r) for r in cells) > budget.MAX_ITEMS or len({len(r) for r in cells}) != 1:
-        raise ParseError("a ragged or oversized matrix")
-    if any(not isinstance(c, Scalar) for r in cells for c in r):
+def _cell(text: str) -> sympy.Expr:
+    value = _scalar_or_relation(text)
+    if not isinstance(value, Scalar):
         raise ParseError("a matrix entry is not a number or expression")
-    factor = sympy.S.One
-    if factor_text:  # 2\begin{pmatrix}…\end{pmatrix}
-        factor = parse_formula(factor_text)
-        if isinstance(factor, Chain):
-            raise ParseError("a relation before a matrix")
-    if kind == "vmatrix":  # |…| is a determinant
-        if len(cells) != len(cells[0]) or len(cells) > 4:
-            raise ParseError("a determinant of a non-square or larger than 4x4 matrix")
-        return Scalar(factor * sympy.Matrix([[c.expr for c in r] for r in cells]).det())
-    return Matrix(tuple(tuple(Scalar(factor * c.expr) if factor != 1 else c for c in r) for r in cells))
+    return value.expr
+
+
+def _as_value(v: matrices.Value) -> Value:
+    if isinstance(v, sympy.MatrixBase):
+        return Matrix(tuple(tuple(Scalar(v[i, j]) for j in range(v.cols)) for i in range(v.rows)))
+    return Scalar(v)
+
+
+def _matrix_answer(s: str) -> Value:
+    """A matrix, an expression of matrices (`A B`, `M^{-1}`, `2M + I`), or a chain ending in
+    one: `A^{-1} = \\begin{pmatrix}…`, where the name goes, or `\\begin{vmatrix}…\\end{vmatrix}
+    = 6 - 5 = 1`, whose sides must agree."""
+    parts = _split_top(s, re.compile(r"(?<![<>!])=(?!=)"))
+    if len(parts) > 1 and not matrices.ENV.search(parts[0]) and _MATRIX_NAME.fullmatch(parts[0]):
+        parts = parts[1:]
+    if len(parts) == 1 and (cells := matrices.rows(parts[0])) is not None:
+        scalars = [tuple(_scalar_or_relation(c) for c in r) for r in cells]
+        if not scalars or sum(len(r) for r in scalars) > budget.MAX_ITEMS or len({len(r) for r in scalars}) != 1:
+            raise ParseError("a ragged or oversized matrix")
+        if any(not isinstance(c, Scalar) for r in scalars for c in r):
+            raise ParseError("a matrix entry is not a number or expression")
+        return Matrix(tuple(scalars))
+    values = [matrices.evaluate(p, _cell) for p in parts]
+    last = values[-1]
+    for v in values[:-1]:
+        matrix_v, matrix_last = isinstance(v, sympy.MatrixBase), isinstance(last, sympy.MatrixBase)
+        if matrix_v != matrix_last or (matrix_v and v.shape != last.shape) or not all(
+            _agree(a, b) for a, b in zip(v if matrix_v else [v], last if matrix_last else [last])
+        ):
+            raise ParseError("a chain whose sides differ")
+    return _as_value(last)
 
 
 def _items(kind: str, texts: list[str], brackets: str | None = None) -> Items:
@@ -234,13 +331,8 @@ def _structure(s: str) -> Value:
     s = s.strip()
     if not s:
         raise ParseError("empty answer")
-    if m := _MATRIX.search(s):
-        prefix = s[: m.start()].strip()
-        if m.group(3):  # \left( \begin{array}…\end{array} \right)
-            if not prefix.endswith(("(", "[")):
-                raise ParseError("a bracket closes a matrix it did not open")
-            prefix = prefix[:-1].strip()
-        return _matrix(m.group(1), m.group(2), prefix)
+    if matrices.ENV.search(s):
+        return _matrix_answer(s)
     s = _MEMBERSHIP.sub("", s)
     if m := _NAMED_TUPLE.match(s):  # (a, b) = (3, 4): a = 3, b = 4
         names = [n.strip() for n in m.group(1).split(",")]
@@ -273,6 +365,9 @@ def _structure(s: str) -> Value:
             if len(inner) == 2 and (brackets in ("(]", "[)") or "infty" in s or "oo" in s):
                 return Intervals((_interval(s),))
             return _items("tuple", inner, brackets)
+    groups = _split_top(s, _SEMICOLON)
+    if len(groups) > 1 and any(len(_split_top(g, _SEPARATOR)) > 1 for g in groups):
+        return Items("list", tuple(_group(g) for g in groups))
     parts = _split_top(s, _SEPARATOR)
     if len(parts) > 1:
         items = _items("list", parts)
@@ -287,6 +382,19 @@ def _structure(s: str) -> Value:
         return _scalar_or_relation(s)
     except NotMath:
         return Text(_text(s))
+
+
+def _group(text: str) -> Value:
+    """One group of `p=5, q=2; p=7, q=2`: a tuple, its values in the order of their names when
+    every one is named (`q=2, p=5` is the point (5, 2)), else as written."""
+    value = _structure(text)
+    if not isinstance(value, Items) or value.kind != "list" or len(value.items) < 2:
+        return value
+    names = [i.var for i in value.items if isinstance(i, Scalar)]
+    items = value.items
+    if len(names) == len(items) and None not in names and len(set(names)) == len(names):
+        items = tuple(sorted(items, key=lambda i: i.var))
+    return Items("tuple", items)
 
 
 def _text(s: str) -> str:
@@ -325,3 +433,11 @@ def parse_answer(raw: str) -> tuple[str, Value]:
     if choice := _choice(cleaned.text):
         return shown, choice
     return shown, _with_flags(_structure(cleaned.text), cleaned)
+
+
+def other_reading(raw: str) -> Value | None:
+    """The second value a text allows, where it allows one: `2,74` reads as 2 and 74, or as 2.74
+    with a decimal comma. None for a text with a single reading."""
+    cleaned = clean(raw)
+    text = decimal_comma(cleaned.text, quantity=cleaned.unit is not None)
+    return None if text is None else _with_flags(_structure(text), cleaned)

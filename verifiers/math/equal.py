@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 
 import sympy
+from sympy.solvers.inequalities import solve_univariate_inequality
 
 from . import budget
+from .latex import parse_formula
 from .answer import Choice, Intervals, Items, Matrix, Relation, Scalar, Text, Value
 from .units import unit_size
 
@@ -23,6 +25,7 @@ _POINTS = tuple(
     sympy.Rational(n, 10_000) for n in (18_471, -6_133, 30_000, 31_193, 4_271, -20_000, -23_894, 7_523, 12_917, -4_409, 5_683)
 )
 _SPECIAL = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
+_SUM_OF_NAMES = re.compile(r"[a-zA-Z](?:[-+][a-zA-Z])+")
 
 
 def equal(a: Value, b: Value) -> bool:
@@ -50,10 +53,14 @@ def equal(a: Value, b: Value) -> bool:
             return _relations_equal(a, b)
         case Items(), Items():
             return _items_equal(a, b)
-        case Items(), Intervals() if a.brackets and len(a.items) == 2:
+        case Items(), Intervals():
             return _as_interval(a, b)
         case Items(), Matrix():
             return a.kind != "set" and _vector_equal(a.items, b)
+        case Relation(), Intervals():
+            return (pieces := _solution_set(a)) is not None and _intervals_equal(pieces, b.pieces)
+        case Relation(), Items() if (written := _bracketed_interval(b)) is not None:
+            return (pieces := _solution_set(a)) is not None and _intervals_equal(pieces, (written,))
         case Intervals(), Intervals():
             return _intervals_equal(a.pieces, b.pieces)
         case Matrix(), Matrix():
@@ -61,6 +68,32 @@ def equal(a: Value, b: Value) -> bool:
                 len(r) == len(s) and all(_scalars_equal(x, y) for x, y in zip(r, s)) for r, s in zip(a.rows, b.rows)
             )
     return False
+
+
+_MAX_DEGREE = 4
+
+
+def _solution_set(r: Relation) -> tuple | None:
+    """The reals where an inequality in one variable holds (`x^2 \\le 9`, `|x| > 2`), as interval
+    pieces, when it is a polynomial of low degree, with absolute values allowed: there sympy's
+    solver is exact and quick. None for anything else, which then equals no set of intervals."""
+    if r.op not in ("<", "<=") or len(r.expr.free_symbols) != 1:
+        return None
+    (x,) = r.expr.free_symbols
+    plain = r.expr.replace(sympy.Abs, lambda arg: arg)
+    if not plain.is_polynomial(x) or sympy.degree(plain, x) > _MAX_DEGREE:
+        return None
+    budget.check()
+    found = solve_univariate_inequality(sympy.Rel(r.expr, 0, r.op), x, relational=False)
+    pieces = []
+    for part in found.args if isinstance(found, sympy.Union) else (found,):
+        if isinstance(part, sympy.Interval):
+            pieces.append((part.start, part.end, not part.left_open, not part.right_open))
+        elif isinstance(part, sympy.FiniteSet):
+            pieces += [(p, p, True, True) for p in part]
+        elif part is not sympy.S.EmptySet:
+            return None
+    return tuple(pieces)
 
 
 def _single(v: Value) -> Value:
@@ -102,7 +135,10 @@ def _scalars_equal(a: Scalar, b: Scalar) -> bool:
 
 
 def _as_relation(a: Scalar) -> Relation:
-    return Relation(sympy.Symbol(_variable(a.var or "")) - a.expr, "=")
+    name = _variable(a.var or "")
+    # m + n = 17 names a sum, and is the line m + n - 17 = 0 beside another equation
+    left = parse_formula(name) if _SUM_OF_NAMES.fullmatch(name) else sympy.Symbol(name)
+    return Relation(left - a.expr, "=")
 
 
 def _variable(name: str) -> str:
@@ -171,19 +207,30 @@ def expressions_equal(x: sympy.Expr, y: sympy.Expr, places: int | None = None) -
             return False  # too large to tell apart: only the exact paths above may say equal
         vx, vy = _number(x, digits=digits), _number(y, digits=digits)
         return vx is not None and vy is not None and _close(vx, vy, tolerance, digits)
-    agreed = 0
+    return _agree_on_domain(x, y, free, tolerance)
+
+
+def _agree_on_domain(x: sympy.Expr, y: sympy.Expr, free: set, tolerance: sympy.Expr | None) -> bool:
+    """Equal at the sample points where both sides are real, the domain both are defined on
+    (`1/\\sqrt{n}` and `\\sqrt{1/n}` agree for n > 0 and are not real below it); where that
+    domain holds too few points, equal at every point where both are finite, complex or not."""
+    agreed, elsewhere, one_sided = 0, [], False
     for subs in _substitutions(free):
         vx, vy = _number(x, subs), _number(y, subs)
-        if vx is None or vy is None:
-            if (vx is None) != (vy is None):
+        if vx is None or vy is None:  # a pole or a log of 0
+            one_sided |= (vx is None) != (vy is None)
+            continue
+        if vx.is_real and vy.is_real:
+            if not _close(vx, vy, tolerance):
                 return False
-            continue  # outside both domains (a pole, a log of 0): try another point
-        if not _close(vx, vy, tolerance):
-            return False
-        agreed += 1
-        if agreed == 6:
-            return True
-    return agreed >= 3
+            agreed += 1
+            if agreed == 6:
+                return True
+        else:
+            elsewhere.append((vx, vy))
+    if agreed >= 3:
+        return True
+    return not one_sided and agreed + len(elsewhere) >= 3 and all(_close(vx, vy, tolerance) for vx, vy in elsewhere)
 
 
 def _substitutions(free: set) -> list[dict]:
@@ -281,11 +328,16 @@ def _fingerprint(v: Value) -> complex:
     return complex(0)
 
 
-def _as_interval(a: Items, b: Intervals) -> bool:
+def _bracketed_interval(a: Items) -> tuple | None:
+    """`[-3, 3]` or `(1, 2)` read as an interval piece: a bracketed pair of numbers."""
+    if not a.brackets or len(a.items) != 2 or not all(isinstance(i, Scalar) for i in a.items):
+        return None
     lo, hi = a.items
-    if not (isinstance(lo, Scalar) and isinstance(hi, Scalar)):
-        return False
-    return _intervals_equal(((lo.expr, hi.expr, a.brackets[0] == "[", a.brackets[1] == "]"),), b.pieces)
+    return lo.expr, hi.expr, a.brackets[0] == "[", a.brackets[1] == "]"
+
+
+def _as_interval(a: Items, b: Intervals) -> bool:
+    return (piece := _bracketed_interval(a)) is not None and _intervals_equal((piece,), b.pieces)
 
 
 def _sort_key(piece: tuple) -> float:
@@ -308,5 +360,11 @@ def _intervals_equal(a: tuple, b: tuple) -> bool:
 
 
 def _vector_equal(items: tuple, m: Matrix) -> bool:
+    """A tuple against a matrix: a row or column vector entry by entry, or nested lists
+    (`[[1, 2], [3, 4]]`) row by row."""
+    if all(isinstance(i, Items) and i.kind != "set" for i in items):
+        return len(items) == len(m.rows) and all(
+            len(i.items) == len(r) and all(equal(x, y) for x, y in zip(i.items, r)) for i, r in zip(items, m.rows)
+        )
     flat = [c for r in m.rows for c in r] if (len(m.rows) == 1 or len(m.rows[0]) == 1) else None
     return flat is not None and len(flat) == len(items) and all(equal(x, y) for x, y in zip(items, flat))

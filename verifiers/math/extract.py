@@ -1,13 +1,15 @@
 """Where the final answer is: the last balanced `\\boxed{}` of the solution section (with the boxes
-written right before it, for "\\boxed{2} and \\boxed{3}"), else an explicit final-answer line,
-else a short solution that is nothing but its answer. Never "the last number in the text".
+written right before it, for "\\boxed{2} and \\boxed{3}"), else the text after a final-answer cue
+(in any language `cues` knows), else what the last sentence concludes, else a short solution that
+is nothing but its answer. Never "the last number in the text".
 """
 
 from __future__ import annotations
 
 import re
 
-from . import budget
+from . import budget, cues
+from .units import measure
 
 SOLUTION_BEGIN, SOLUTION_END = "<|begin_of_solution|>", "<|end_of_solution|>"
 THOUGHT_BEGIN, THOUGHT_END = "<|begin_of_thought|>", "<|end_of_thought|>"
@@ -15,11 +17,6 @@ THOUGHT_BEGIN, THOUGHT_END = "<|begin_of_thought|>", "<|end_of_thought|>"
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*(\{)|\\boxed\s+([^\s${}\\]+)")
 _BETWEEN_BOXES = re.compile(r"(?:\s|[a-zA-Z](?:_\{?\w+\}?)?\s*=|\$|\\\]|\\\[|\\\(|\\\)|,|;|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b)*")
 _CONNECTOR = re.compile(r",|;|\band\b|\bor\b|\\quad|\\qquad")
-_FINAL = re.compile(
-    r"final\s+answer\s*(?:is|:|=)?\s*:?|\bthe\s+answer\s+is\s*:?(?!\s*not\b)|\bcorrect\s+(?:answer|option|choice)\s+is\s*:?|"
-    r"(?:^|\n)[ \t]*####(?![ \t]*\d+\.\s)[ \t]*(?=[^\n]{1,40}(?:\n|$))|(?:^|\n)[ \t]*(?:[*#_]+[ \t]*)?answer[ \t]*(?:[*_]+[ \t]*)?[:：][*_]*",
-    re.I,
-)
 # Bounded lengths keep a text full of unclosed \( linear to scan.
 _SPAN = re.compile(
     r"\$\$([^$]{1,4000})\$\$|(?<!\\)\$((?:\\.|[^$\\]){1,4000})\$|\\\(([^\n]{1,2000}?)\\\)|\\\[((?:.|\n){1,4000}?)\\\]"
@@ -29,7 +26,9 @@ _NEGATED = re.compile(r"\bnot\b|n't\b", re.I)
 _PART_LABEL = re.compile(r"(?:\(|\b)(?:[a-h]|i{1,3}|iv|vi{0,3}|\d{1,2})\)|\bpart\s*\(?(?:[a-h]|\d{1,2}|i{1,3}|iv)\b", re.I)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S)
 # "The average speed is 60 miles per hour.": a one-sentence solution states its answer after the verb
-_VERB = re.compile(r"\b(?:is|are|was|were|equals|costs?|takes|weighs|becomes|gives|has|have|remains?)\s+(?!not\b)", re.I)
+_VERB = re.compile(r"\b(?:is|are|was|were|be|equals|costs?|takes|weighs|becomes|gives|has|have|remains?)\s+(?!not\b)", re.I)
+# "12 apples, which matches the check": the clause after the answer explains it
+_CLAUSE = re.compile(r",\s*(?:which|as|since|because|where|so\s+that|and\s+(?:this|that|it)|this|that)\b", re.I)
 _YES_NO = re.compile(r"^(yes|no)\b[,.!]", re.I)
 _BARE = 60  # plain text this short with no box may be nothing but its answer
 _SENTENCE = 120  # one sentence this short may end in its answer formula
@@ -97,14 +96,19 @@ def boxed(text: str) -> list[str] | None:
 
 def _after_phrase(text: str) -> str | None:
     last = None
-    for last in _FINAL.finditer(text):
+    for last in cues.INTRODUCER.finditer(text):
         pass
     if last is None:
         return None
-    line = text[last.end() :].lstrip(" \t*:_\n").split("\n", 1)[0]
+    line = text[last.end() :].lstrip(" \t*:_\n：").split("\n", 1)[0]
+    if (clause := _CLAUSE.search(line)) is not None:
+        line = line[: clause.start()]
+    line = cues.strip_trailer(line)
     if (group := _formula_group(line)) is not None:
         return group
-    line = re.split(r"\.\s|\.$", line, maxsplit=1)[0]
+    line = re.split(r"\.\s|\.$|。", line, maxsplit=1)[0]
+    if cues.FOREIGN_LETTER.search(line) and (value := _value(line)) is not None:
+        return value  # "120 रुपये", "12 яблок": the value, not the words of another script
     verbs = list(_VERB.finditer(line))  # "**Final Answer** The area is 12 square units."
     if verbs and not _NEGATED.search(line):
         line = line[verbs[-1].end() :]
@@ -154,6 +158,52 @@ def _short_answer(text: str) -> str | None:
     return text[verbs[-1].end() :].strip().rstrip(".!").strip() or None
 
 
+def _value(text: str) -> str | None:
+    """The value a sentence ends in, with its unit where `units` knows it ("60 km/h") and
+    without the words for what was counted ("14 canicas", "15 سنة")."""
+    if (found := cues.value_at_end(text)) is None:
+        return None
+    value, words = found
+    return f"{value} {words}" if words and measure(words) else value
+
+
+def _conclusion(text: str) -> str | None:
+    """What the last sentence concludes: the formulas it calls the answer (`$x = 3$ is the
+    solution`), its bold answer (`So the total is **12**.`), or, with a conclusion word
+    (`Therefore, $x = 3$.`, `所以 $x=3$。`, `Le prix est donc de 40 €.`), its formulas or the
+    value it ends in."""
+    sentence = cues.last_sentence(text)
+    if (clause := cues.CLAUSE.search(sentence)) is not None:
+        sentence = sentence[: clause.start()]
+    if not sentence or len(sentence) > _SENTENCE:
+        return None
+    if (called := cues.CALLED_ANSWER.search(sentence)) is not None:
+        head = sentence[: called.start()]
+        head = head[m.end() :] if (m := cues.CONCLUSION.match(head)) else head
+        if (group := _formula_group(head)) is not None and group != head.strip():
+            return group
+        if (value := _value(head)) is not None and len(head.strip()) <= _BARE // 2:
+            return value
+    bold = list(cues.BOLD.finditer(sentence))
+    if bold and not sentence[bold[-1].end() :].strip(" .:"):
+        return bold[-1].group(1).strip()
+    if (start := cues.CONCLUSION.match(sentence)) is not None:
+        rest = sentence[start.end() :]
+    elif (inside := cues.CONCLUSION_INSIDE.search(sentence)) is not None:
+        rest = sentence[inside.end() :]
+    else:
+        return None
+    if _NEGATED.search(sentence):
+        return None
+    if (group := _formula_group(rest)) is not None and group != rest.strip():
+        return group
+    if (value := _value(rest)) is not None:
+        return value
+    verbs = list(_VERB.finditer(rest))
+    tail = rest[verbs[-1].end() :].strip() if verbs else rest.strip()
+    return tail if tail and len(tail) <= _BARE // 2 and group is None else None
+
+
 def last_boxes(solution: str, n: int) -> list[str] | None:
     """The last `n` complete boxes of the solution section, for a multi-part reference
     ("(a) … \\boxed{4}  (b) … \\boxed{9}" against "4, 9"); None if there are fewer."""
@@ -184,6 +234,8 @@ def answer_text(solution: str) -> tuple[str | None, str]:
         return ", ".join(boxes), "boxed"
     if (phrase := _after_phrase(section)) is not None:
         return phrase, "final-answer line"
+    if (concluded := _conclusion(section)) is not None:
+        return concluded, "concluding sentence"
     if (short := _short_answer(section)) is not None:
         return short, "whole solution"
     if not section.strip():

@@ -165,6 +165,52 @@ def _factorial2(e: sympy.Expr) -> sympy.Expr:
     return sympy.factorial2(e)
 
 
+_MAX_TERMS = 1000  # a sum or product with numbers for bounds is written out up to this many terms
+_MAX_SUM_DEGREE = 8
+
+
+def _count(lo: sympy.Expr, hi: sympy.Expr) -> int | None:
+    """How many terms from lo to hi when both are integers (None otherwise)."""
+    if not (lo.is_Integer and hi.is_Integer):
+        return None
+    n = int(hi - lo + 1)
+    if n > _MAX_TERMS:
+        raise TooCostly("a sum or product of too many terms")
+    return max(n, 0)
+
+
+def _sum_of(body: sympy.Expr, k: sympy.Symbol, lo: sympy.Expr, hi: sympy.Expr) -> sympy.Expr:
+    """A sum as a closed form: written out between numbers, else exact by interpolation for a
+    polynomial summand (its partial sums are a polynomial of one degree more), else a geometric
+    one through sympy. Nothing unbounded: any other summand is refused."""
+    if (n := _count(lo, hi)) is not None:
+        return _sum([body.subs(k, lo + i) for i in range(n)])
+    if body.is_polynomial(k):
+        degree = sympy.degree(body, k) if body.has(k) else 0
+        if degree > _MAX_SUM_DEGREE:
+            raise TooCostly("a sum of too high a degree")
+        m = sympy.Dummy("m")
+        partial, points = sympy.S.Zero, []
+        for j in range(degree + 2):  # F(j) = body(0) + … + body(j)
+            partial += body.subs(k, j)
+            points.append((j, partial))
+        total = sympy.interpolate(points, m)
+        return sympy.expand(total.subs(m, hi) - total.subs(m, lo - 1))
+    base_exp = body.as_independent(k, as_Add=False)[1]
+    if base_exp.is_Pow and base_exp.base.is_number and base_exp.exp.is_polynomial(k) and sympy.degree(base_exp.exp, k) == 1:
+        return sympy.summation(body, (k, lo, hi))  # geometric: quick and exact
+    raise ParseError("a sum with no closed form here")
+
+
+def _product_of(body: sympy.Expr, k: sympy.Symbol, lo: sympy.Expr, hi: sympy.Expr) -> sympy.Expr:
+    """A product: written out between numbers, else a factorial-like closed form for a linear factor."""
+    if (n := _count(lo, hi)) is not None:
+        return _product([body.subs(k, lo + i) for i in range(n)])
+    if body.is_polynomial(k) and sympy.degree(body, k) == 1:
+        return sympy.product(body, (k, lo, hi))
+    raise ParseError("a product with no closed form here")
+
+
 def _divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
     if b == 0:
         raise ParseError("division by zero")
@@ -176,6 +222,7 @@ class _Parser:
         self.toks = _tokenize(text)
         self.i = 0
         self.depth = 0
+        self.bound: set[str] = set()  # indices of the sums being read: `i` there is no imaginary unit
 
     # -- token stream -------------------------------------------------------------------
     def peek(self) -> tuple[str, str]:
@@ -381,6 +428,8 @@ class _Parser:
                 index = self.group("]")
                 return _pow(self.argument(), _divide(sympy.S.One, index))
             return _pow(self.argument(), sympy.S.Half)
+        if bare in ("sum", "prod"):
+            return self.big_operator(bare)
         if name == "\\lfloor":
             return sympy.floor(self.group("\\rfloor"))
         if name == "\\lceil":
@@ -394,6 +443,24 @@ class _Parser:
         if name in ("\\mathrm", "\\mathit", "\\operatorname", "\\text", "\\mathbf"):
             return self.word(self.subscript())
         raise ParseError(f"unsupported LaTeX command {name}")
+
+    def big_operator(self, kind: str) -> sympy.Expr:
+        """`\\sum_{k=1}^{n} body` and `\\prod_{k=1}^{n} body`; the body is the term that follows."""
+        self.accept("\\limits")
+        self.expect("_")
+        self.expect("{")
+        var = self.take()
+        if var[0] != "word" or len(var[1]) != 1:
+            raise ParseError(f"\\{kind} needs an index such as k=1")
+        index = sympy.Symbol(var[1])
+        self.expect("=")
+        lo = self.group("}")
+        self.expect("^")
+        hi = self.argument()
+        self.bound.add(var[1])
+        body = self.term()
+        self.bound.discard(var[1])
+        return (_sum_of if kind == "sum" else _product_of)(body, index, lo, hi)
 
     def word(self, text: str) -> sympy.Expr:
         if text in _FUNCTIONS:
@@ -410,7 +477,7 @@ class _Parser:
     def symbol(self, name: str) -> sympy.Expr:
         if self.accept("_"):
             return sympy.Symbol(f"{name}_{self.subscript()}")
-        return _SINGLE_LETTER[name] if name in _SINGLE_LETTER else sympy.Symbol(name)
+        return _SINGLE_LETTER[name] if name in _SINGLE_LETTER and name not in self.bound else sympy.Symbol(name)
 
 
 def parse_formula(text: str) -> sympy.Expr | Chain:

@@ -80,7 +80,30 @@ _ANSWER_PHRASE = re.compile(
     r"^(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is\b|:)\s*)?(?:\\approx|approximately|approx\.?|about|roughly)?\s*", re.I
 )
 _BASE_NUMBER = re.compile(r"^(?=[A-F]*\d)([0-9A-F]+)_\{?(\d{1,2})\}?$")
-_THOUSANDS_BRACE = re.compile(r"\{,\}(?=\d{3}(?!\d))")  # 1{,}000; 3{,}5 is a decimal comma, left alone
+_THOUSANDS_BRACE = re.compile(r"\{,\}(?=\d{3}(?!\d))")  # 1{,}000
+_DECIMAL_BRACE = re.compile(r"(?<=\d)\{,\}(?=\d)")  # 2{,}5: LaTeX's decimal comma, with no space after it
+# a lone $ beside a number is the currency (2,74 $), not half of a pair of math delimiters
+_LONE_DOLLAR = re.compile(r"^[^$]*(?:\d\s?\$|\$\s?\d)[^$]*$")
+_THOUSANDS_SPACING = re.compile(r"(?<=\d),\\!\s?(?=\d{3}(?!\d))")
+_TRAILING_BREAK = re.compile(r"(?:\s*(?:\\\\|\\(?![a-zA-Z{}()\[\]|,;:!% $#&_^])))+\s*$")
+# x \approx 3.14 names its value as x = 3.14 would
+_NAMED_APPROXIMATION = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?)\s*(?:\\approx|≈)\s*(?=[-+]?[\d.]+\s*$)")
+# 2,74 or 1000,99: a decimal comma, which a thousands separator (1,000) never reads as
+_DECIMAL_COMMA = re.compile(r"([-+]?\d+),(\d+)")
+
+
+def decimal_comma(text: str, quantity: bool) -> str | None:
+    """`1000,99` or `2,74 €` as `1000.99` and `2.74`: the other reading of a number with one comma,
+    where it is not a list (`1,5` may be 1 and 5) nor a thousands separator (`1,000`): the whole
+    part has more digits than a thousands group can, or a unit or currency makes it one
+    `quantity`. None for any other text."""
+    m = _DECIMAL_COMMA.fullmatch(text)
+    if not m:
+        return None
+    whole, fraction = m.group(1).lstrip("+-"), m.group(2)
+    if len(whole) >= 4 or (quantity and not (len(fraction) == 3 and len(whole) <= 3)):
+        return f"{m.group(1)}.{fraction}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -131,17 +154,20 @@ def clean(raw: str) -> Cleaned:
     s = re.sub(r"\s+", " ", strip_delimiters(raw))  # first: runs of spaces make later patterns slow
     for k, v in _UNICODE.items():
         s = s.replace(k, v)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace(",\\!", ",")
-    s = _THOUSANDS_BRACE.sub("", s)
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    s = _THOUSANDS_SPACING.sub(",", s)  # 10,\!000 and 11,\! 111
+    s = _TRAILING_BREAK.sub("", s)  # 12 \\ at the end of a display line
+    s = _DECIMAL_BRACE.sub(".", _THOUSANDS_BRACE.sub("", s))
     s = re.sub(r"(\d)\\[,!]\s?(?=\d{3}\b)", r"\1", s)  # 1\,000 is a thousand
     s = _OVER.sub(r"\\frac{\1}{\2}", s)  # {5 \over 8}
     s = _CHOOSE.sub(r"\\binom{\1}{\2}", s)
-    units: list[str] = []
+    units: list[str] = ["dollar"] if _LONE_DOLLAR.match(s) else []
     for currency, pattern in _CURRENCY.items():
         s, found = pattern.subn("", s)
         units += [currency] * bool(found)
     s = s.replace("$", "")
     s = _ASIDE.sub("", s)
+    s = _NAMED_APPROXIMATION.sub(r"\1 = ", s)
     if (m := _APPROXIMATION.search(s)) and re.search(r"[^\d.\s+-]", s[: m.start()]):
         s = s[: m.start()]  # \pi \approx 3.14 is π; 5 \approx 6 is left alone
     s, degrees = _DEGREES.subn("", s)
