@@ -89,6 +89,19 @@ SLOW_ONCE = [
     ("sine of e^(e^11)", "\\boxed{e^{e^{11}}+\\sin(e^{e^{11}})}", "e^{e^{11}}"),
     ("product of 1000 huge powers", "\\boxed{" + "*".join(["3^{9000}"] * 1000) + "}", "3"),
     ("a part that cannot be evaluated", "First \\boxed{7}. Then \\boxed{5}.", "5, \\lfloor 10^{3999}\\pi \\rfloor"),
+    # issue 17's readings
+    ("a sum to 10^9", "\\boxed{\\sum_{k=1}^{10^{9}} k}", "5"),
+    ("a sum of degree 9000", "\\boxed{\\sum_{k=1}^{n} k^{9000}}", "5"),
+    ("an unevaluated sum of towers", "\\boxed{\\sum_{k=1}^{n} (k!)^{k!}}", "5"),
+    ("a quartic inequality", "\\boxed{x^4 - 10x^3 + 3x^2 - 7x + 1 \\le 0}", "[0, 10]"),
+    ("a sum of absolute values", "\\boxed{|x^2 - 3| + |x - 1| < 5}", "(-1, 2)"),
+    ("2000 concluding sentences", "Therefore $x = 1$. " * 2000, "2"),
+    ("a 19,000-letter line after a cue", "The answer is " + "a" * 19000, "5"),
+    ("a stated domain 500 times over", "Let $x > 0$ and positive $a$ and $b$. " * 500 + "\\boxed{\\sqrt{x^2}}", "-x"),
+    ("30 4x4 matrices of 31-digit entries multiplied", "\\boxed{" + ("\\begin{pmatrix} " + " \\\\ ".join(
+        " & ".join(str(10**30 + 7 * i + j) for j in range(4)) for i in range(4)) + " \\end{pmatrix}") * 30 + "}", "5"),
+    ("a decimal comma between 9000-digit parts", "\\boxed{" + "1" * 9000 + "," + "2" * 9000 + "}", "5"),
+    ("900 labelled boxes", "".join(f"x_{i} = \\boxed{{{i}}}, " for i in range(900)), "5"),
 ]
 
 

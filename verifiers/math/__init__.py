@@ -16,10 +16,10 @@ from typing import Any
 
 from ..pool import run_with_deadline
 from ..verdict import Verdict
-from . import budget
+from . import budget, domain
 from .answer import Items, Value, other_reading, parse_answer
 from .equal import equal
-from .extract import answer_text, last_boxes, reference_text
+from .extract import answer_text, last_boxes, reference_text, solution_section
 from .surface import clean
 
 DEFAULT_TIMEOUT_S = 2.0
@@ -41,6 +41,7 @@ class Reference:
     text: str | None  # the answer found in the gold
     reading: Reading
     problem: str | None = None  # why it could not be read
+    gold: str = ""  # the reference as given: a worked one may state its variables' domain
 
     @property
     def normalised(self) -> str | None:
@@ -82,9 +83,9 @@ def _read(text: str) -> Reading:
 def parse_reference(gold: str) -> Reference:
     text = reference_text(gold)
     if text is None:
-        return Reference(None, Reading(None, None), "no answer found in the reference")
+        return Reference(None, Reading(None, None), "no answer found in the reference", gold)
     reading = _read(text)
-    return Reference(text, reading, reading.problem and f"reference not readable: {reading.problem}")
+    return Reference(text, reading, reading.problem and f"reference not readable: {reading.problem}", gold)
 
 
 def judge(solution: str, ref: Reference) -> Verdict:
@@ -104,7 +105,8 @@ def judge(solution: str, ref: Reference) -> Verdict:
     if answer.value is None:
         return Verdict(passed=False, status="parse_error", reason=answer.problem or "answer not readable", **seen)
     try:
-        same = any(equal(a, b) for a in answer.values() for b in ref.reading.values())
+        with domain.stated_in(solution_section(solution), ref.gold):
+            same = any(equal(a, b) for a in answer.values() for b in ref.reading.values())
         if not same and isinstance(ref.value, Items) and len(ref.value.items) > 1 and where == "boxed":
             if parts := _parts_matching(solution, ref.value):
                 same, where = True, "one box per part"

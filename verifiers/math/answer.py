@@ -73,7 +73,7 @@ _OPTION_WORD = re.compile(r"^(?:option|choice|answer)\s+(?=\(?[A-E]\b)", re.I)
 # a named answer: x = 3, f(x) = …, f^{-1}(x) = …, f(2) = 5, AB = 5, Area = 12, \angle ABC = 30
 _SUBSCRIPT = r"(?:_(?:\{\w+\}|\w))?"
 _NAME = (
-    rf"(?:m\s*)?(?:\\angle\s*)?[a-zA-Z]+{_SUBSCRIPT}'{{0,3}}(?:\^\{{?-1\}}?)?(?:\s*(?:\([\w, ]*\)|\[[\w, ]*\]))?"
+    rf"(?:m\s*)?(?:\\angle\s*)?[a-zA-Z]+{_SUBSCRIPT}'{{0,3}}(?:\^\{{?-1\}}?)?(?:\s*(?:\([\w, .+-]*\)|\[[\w, ]*\]))?"
     r"|[a-zA-Z](?:\s*[-+]\s*[a-zA-Z]){1,3}"  # AIME's m + n = 17: the sum is the answer
     rf"|\\(?!sum\b|prod\b)[a-zA-Z]+{_SUBSCRIPT}"
     r"|(?:\\left)?\|\s*(?:\\overline\{)?[A-Z]{1,3}\}?\s*(?:\\right)?\|"  # |AB|

@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 
 import sympy
-from sympy.solvers.inequalities import solve_univariate_inequality
 
-from . import budget
+from . import budget, domain
 from .latex import parse_formula
 from .answer import Choice, Intervals, Items, Matrix, Relation, Scalar, Text, Value
 from .units import unit_size
@@ -39,7 +38,10 @@ def equal(a: Value, b: Value) -> bool:
             return True  # \boxed{c} for option (C)
         return a.rest is not None and equal(a.rest, b)
     if isinstance(a, Text) or isinstance(b, Text):
-        return isinstance(a, Text) and isinstance(b, Text) and a.text == b.text
+        if isinstance(a, Text) and isinstance(b, Text):
+            return a.text == b.text
+        text, other = (a, b) if isinstance(a, Text) else (b, a)
+        return (product := _letters_product(text)) is not None and equal(product, other)
     a, b = _single(a), _single(b)
     order = (Scalar, Relation, Items, Intervals, Matrix)
     if order.index(type(a)) > order.index(type(b)):
@@ -58,9 +60,11 @@ def equal(a: Value, b: Value) -> bool:
         case Items(), Matrix():
             return a.kind != "set" and _vector_equal(a.items, b)
         case Relation(), Intervals():
-            return (pieces := _solution_set(a)) is not None and _intervals_equal(pieces, b.pieces)
+            return _holds_exactly_on(a, b.pieces)
         case Relation(), Items() if (written := _bracketed_interval(b)) is not None:
-            return (pieces := _solution_set(a)) is not None and _intervals_equal(pieces, (written,))
+            return _holds_exactly_on(a, (written,))
+        case Relation(), Items() if b.kind == "set" and not b.items:  # x^2 + 1 < 0 and the empty set
+            return _holds_exactly_on(a, ())
         case Intervals(), Intervals():
             return _intervals_equal(a.pieces, b.pieces)
         case Matrix(), Matrix():
@@ -71,34 +75,91 @@ def equal(a: Value, b: Value) -> bool:
 
 
 _MAX_DEGREE = 4
+_MAX_ABS = 2
+_ZERO = sympy.Float(10) ** -40
 
 
-def _solution_set(r: Relation) -> tuple | None:
-    """The reals where an inequality in one variable holds (`x^2 \\le 9`, `|x| > 2`), as interval
-    pieces, when it is a polynomial of low degree, with absolute values allowed: there sympy's
-    solver is exact and quick. None for anything else, which then equals no set of intervals."""
-    if r.op not in ("<", "<=") or len(r.expr.free_symbols) != 1:
+def _critical_points(e: sympy.Expr, x: sympy.Symbol) -> list[sympy.Expr] | None:
+    """Every real x where e can change sign: roots of its numerator and denominator with each
+    absolute value opened either way, and of what is inside them. Exact (sympy's real roots,
+    algebraic where irrational); None when e is not made of polynomials of low degree."""
+    inside = [a.args[0] for a in e.atoms(sympy.Abs)]
+    if len(inside) > _MAX_ABS:
         return None
-    (x,) = r.expr.free_symbols
-    plain = r.expr.replace(sympy.Abs, lambda arg: arg)
-    if not plain.is_polynomial(x) or sympy.degree(plain, x) > _MAX_DEGREE:
-        return None
-    budget.check()
-    found = solve_univariate_inequality(sympy.Rel(r.expr, 0, r.op), x, relational=False)
-    pieces = []
-    for part in found.args if isinstance(found, sympy.Union) else (found,):
-        if isinstance(part, sympy.Interval):
-            pieces.append((part.start, part.end, not part.left_open, not part.right_open))
-        elif isinstance(part, sympy.FiniteSet):
-            pieces += [(p, p, True, True) for p in part]
-        elif part is not sympy.S.EmptySet:
+    pieces = list(inside)
+    for signs in range(2 ** len(inside)):
+        opened = e.subs({sympy.Abs(u): (u if signs >> i & 1 else -u) for i, u in enumerate(inside)})
+        pieces += list(sympy.fraction(sympy.together(opened)))
+    points: list[sympy.Expr] = []
+    for piece in pieces:
+        budget.check()
+        if not piece.has(x):
+            continue
+        if not piece.is_polynomial(x) or sympy.degree(piece, x) > _MAX_DEGREE:
             return None
-    return tuple(pieces)
+        poly = sympy.Poly(piece, x)
+        if not all(c.is_Rational for c in poly.all_coeffs()):
+            return None
+        points += poly.real_roots()
+    return points
+
+
+def _holds_exactly_on(r: Relation, pieces: tuple) -> bool:
+    """Whether an inequality in one variable (`x^2 \\le 9`, `|x| > 2`) holds exactly on the union
+    of the interval pieces. Both sides can change only at the relation's critical points and the
+    pieces' ends, so agreement at each of those and at one point between each pair settles it."""
+    if r.op not in ("<", "<=") or len(r.expr.free_symbols) != 1:
+        return False
+    (x,) = r.expr.free_symbols
+    points = _critical_points(r.expr, x)
+    if points is None:
+        return False
+    ends = [end for lo, hi, _, _ in pieces for end in (lo, hi) if end.is_finite]
+    marks = sorted({float(p.evalf(30)): p for p in points + ends}.items())  # one exact value per place
+    probes = [p for _, p in marks]
+    between = [(a + b) / 2 for (_, a), (_, b) in zip(marks, marks[1:])]
+    outside = [marks[0][1] - 1, marks[-1][1] + 1] if marks else [sympy.S.Zero]
+    for probe in probes + between + outside:
+        budget.check()
+        if _holds(r, x, probe) != _member(probe, pieces):
+            return False
+    return True
+
+
+def _holds(r: Relation, x: sympy.Symbol, at: sympy.Expr) -> bool:
+    value = sympy.N(r.expr.subs(x, at), 50)
+    if not value.is_number or value.has(*_SPECIAL) or not value.is_real:
+        return False  # a pole: the relation says nothing there
+    if abs(value) < _ZERO:  # on a critical point itself
+        return r.op == "<="
+    return bool(value < 0)
+
+
+def _member(at: sympy.Expr, pieces: tuple) -> bool:
+    v = sympy.N(at, 50)
+    for lo, hi, lo_closed, hi_closed in pieces:
+        above = lo.is_infinite and lo < 0 or (v - sympy.N(lo, 50) > _ZERO) or (lo_closed and abs(v - sympy.N(lo, 50)) <= _ZERO)
+        below = hi.is_infinite and hi > 0 or (sympy.N(hi, 50) - v > _ZERO) or (hi_closed and abs(v - sympy.N(hi, 50)) <= _ZERO)
+        if above and below:
+            return True
+    return False
+
+
+def _letters_product(t: Text) -> Scalar | None:
+    """`xyz`, which reads as a word, against a formula: the product of its letters."""
+    if not re.fullmatch(r"[a-z]{3,4}", t.text) or len(set(t.text)) != len(t.text):
+        return None
+    return Scalar(sympy.Mul(*(sympy.Symbol(c) for c in t.text)))
 
 
 def _single(v: Value) -> Value:
-    """A one-element list or set (`\\{3\\}`) is its element."""
-    return v.items[0] if isinstance(v, Items) and len(v.items) == 1 and v.kind != "tuple" else v
+    """A one-element list or set (`\\{3\\}`) is its element, and so is a list that repeats one
+    element (`2, 2`, a double root)."""
+    if not isinstance(v, Items) or v.kind == "tuple" or not v.items:
+        return v
+    if len(v.items) == 1 or all(isinstance(i, Scalar) and not i.var and i == v.items[0] for i in v.items):
+        return v.items[0]
+    return v
 
 
 def _scalars_equal(a: Scalar, b: Scalar) -> bool:
@@ -199,6 +260,8 @@ def expressions_equal(x: sympy.Expr, y: sympy.Expr, places: int | None = None) -
     if x.is_Rational and y.is_Rational:
         return tolerance is not None and abs(x - y) < tolerance
     free = x.free_symbols | y.free_symbols
+    if x.has(sympy.Sum, sympy.Product) or y.has(sympy.Sum, sympy.Product):
+        return _agree_at_whole_bounds(x, y, free, tolerance)
     if not free:
         if _too_large(x) or _too_large(y):
             return False  # e^{e^{11}}: only the exact paths above may say equal
@@ -208,6 +271,27 @@ def expressions_equal(x: sympy.Expr, y: sympy.Expr, places: int | None = None) -
         vx, vy = _number(x, digits=digits), _number(y, digits=digits)
         return vx is not None and vy is not None and _close(vx, vy, tolerance, digits)
     return _agree_on_domain(x, y, free, tolerance)
+
+
+_WHOLE_BOUNDS = (1, 2, 3, 4, 6, 9)  # a sum up to n is defined at whole n: at most 9 + j terms each
+
+
+def _agree_at_whole_bounds(x: sympy.Expr, y: sympy.Expr, free: set, tolerance: sympy.Expr | None) -> bool:
+    """A sum or product with no closed form (`\\sum_{k=0}^{n} \\binom{n}{k}`) against the other side,
+    at whole-number values of the variables its bounds use, written out term by term."""
+    bounds = set().union(*(
+        lim.free_symbols for e in (x, y) for node in sympy.preorder_traversal(e)
+        if isinstance(node, (sympy.Sum, sympy.Product)) for lim in node.limits[0][1:]
+    ))
+    others = sorted(free - bounds, key=str)
+    for m in _WHOLE_BOUNDS:
+        budget.check()
+        subs = {s: m + j for j, s in enumerate(sorted(bounds, key=str))}
+        subs |= {s: _POINTS[(m + j) % len(_POINTS)] for j, s in enumerate(others)}
+        vx, vy = _number(x.subs(subs).doit(), None), _number(y.subs(subs).doit(), None)
+        if vx is None or vy is None or not _close(vx, vy, tolerance):
+            return False
+    return True
 
 
 def _agree_on_domain(x: sympy.Expr, y: sympy.Expr, free: set, tolerance: sympy.Expr | None) -> bool:
@@ -238,8 +322,10 @@ def _substitutions(free: set) -> list[dict]:
     out = []
     for k in range(len(_POINTS)):
         budget.check()
-        # every symbol its own value at every point: x and y never coincide
-        out.append({s: _POINTS[(k + 3 * j) % len(_POINTS)] + sympy.Rational(j, 97) for j, s in enumerate(symbols)})
+        # every symbol its own value at every point: x and y never coincide; one the solution
+        # states positive (x > 0, a length) only where it is
+        point = {s: _POINTS[(k + 3 * j) % len(_POINTS)] + sympy.Rational(j, 97) for j, s in enumerate(symbols)}
+        out.append({s: abs(v) if domain.is_positive(s.name) else v for s, v in point.items()})
     return out
 
 
@@ -292,14 +378,16 @@ def _items_equal(a: Items, b: Items) -> bool:
     if names_a and names_b and set(names_a) == set(names_b):
         by_name = {i.var: i for i in b.items}
         return all(_scalars_equal(i, by_name[i.var]) for i in a.items)  # x=1, y=2 is y=2, x=1
+    named, other = (a, b) if names_a else (b, a) if names_b else (None, None)
+    if "tuple" in (a.kind, b.kind) and named is not None:
+        # the names say which value is which: y = 3, x = 1 is the point (1, 3), whatever the order
+        # written; in alphabetical order (\\theta after r), as coordinates are listed
+        by_name = sorted(named.items, key=lambda i: i.var.lstrip("\\"))
+        return all(equal(x, y) for x, y in zip(by_name, other.items))
     if all(equal(x, y) for x, y in zip(a.items, b.items)):
         return True
     if "tuple" in (a.kind, b.kind):
-        # b = 3, a = 2 names its values: in alphabetical order it is the point (2, 3)
-        named, other = (a, b) if names_a else (b, a) if names_b else (None, None)
-        return named is not None and all(
-            equal(x, y) for x, y in zip(sorted(named.items, key=lambda i: i.var), other.items)
-        )
+        return False
     return _matched_unordered(a.items, b.items)
 
 

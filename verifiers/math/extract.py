@@ -15,7 +15,12 @@ SOLUTION_BEGIN, SOLUTION_END = "<|begin_of_solution|>", "<|end_of_solution|>"
 THOUGHT_BEGIN, THOUGHT_END = "<|begin_of_thought|>", "<|end_of_thought|>"
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*(\{)|\\boxed\s+([^\s${}\\]+)")
-_BETWEEN_BOXES = re.compile(r"(?:\s|[a-zA-Z](?:_\{?\w+\}?)?\s*=|\$|\\\]|\\\[|\\\(|\\\)|,|;|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b)*")
+_BETWEEN_BOXES = re.compile(
+    r"(?:\s|[a-zA-Z](?:_\{?\w+\}?)?\s*=|\$|\\\]|\\\[|\\\(|\\\)|,|;|\\quad|\\qquad|\\[ ,;!]|~|"
+    r"\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b|[A-Za-z]{2,15}\s*:)*"  # "Minimum: \boxed{-1}; maximum: \boxed{3}"
+)
+# "y = \boxed{3} and x = \boxed{1}": the name written before a box, which the box's answer keeps
+_LABEL_BEFORE = re.compile(r"(?<![\w\\])([a-zA-Z](?:_\{?\w+\}?)?)\s*=\s*\$?\s*$")
 _CONNECTOR = re.compile(r",|;|\band\b|\bor\b|\\quad|\\qquad")
 # Bounded lengths keep a text full of unclosed \( linear to scan.
 _SPAN = re.compile(
@@ -29,6 +34,7 @@ _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S)
 _VERB = re.compile(r"\b(?:is|are|was|were|be|equals|costs?|takes|weighs|becomes|gives|has|have|remains?)\s+(?!not\b)", re.I)
 # "12 apples, which matches the check": the clause after the answer explains it
 _CLAUSE = re.compile(r",\s*(?:which|as|since|because|where|so\s+that|and\s+(?:this|that|it)|this|that)\b", re.I)
+_WORD = re.compile(r"(?<![\\\w])(?!(?:sqrt|frac|sin|cos|tan|log|exp|pi|infty)\b)[^\W\d_]{3,}")  # a word, not \frac or sqrt
 _YES_NO = re.compile(r"^(yes|no)\b[,.!]", re.I)
 _BARE = 60  # plain text this short with no box may be nothing but its answer
 _SENTENCE = 120  # one sentence this short may end in its answer formula
@@ -82,15 +88,18 @@ def boxed(text: str) -> list[str] | None:
     last = _box(text, starts[-1])
     if last is None:
         return None
-    found, left = [last[0]], starts[-1].start()
+    found, lefts = [last[0]], [starts[-1].start()]
     for m in reversed(starts[:-1]):
         box = _box(text, m)
-        if box is None or box[1] > left or not _joins(text[box[1] : left]):
+        if box is None or box[1] > lefts[0] or not _joins(text[box[1] : lefts[0]]):
             break
         found.insert(0, box[0])
-        left = m.start()
+        lefts.insert(0, m.start())
         if len(found) >= budget.MAX_ITEMS:
             break
+    if len(found) > 1:  # several answers: each keeps the name it was given
+        found = [f"{label.group(1)} = {box}" if "=" not in box and (label := _LABEL_BEFORE.search(text, max(0, at - 30), at))
+                 else box for box, at in zip(found, lefts)]
     return found
 
 
@@ -201,7 +210,8 @@ def _conclusion(text: str) -> str | None:
         return value
     verbs = list(_VERB.finditer(rest))
     tail = rest[verbs[-1].end() :].strip() if verbs else rest.strip()
-    return tail if tail and len(tail) <= _BARE // 2 and group is None else None
+    # what is left must be a formula written without delimiters ("x = 3"), not more words
+    return tail if tail and len(tail) <= _BARE // 2 and group is None and not _WORD.search(tail) else None
 
 
 def last_boxes(solution: str, n: int) -> list[str] | None:

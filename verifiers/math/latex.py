@@ -182,7 +182,8 @@ def _count(lo: sympy.Expr, hi: sympy.Expr) -> int | None:
 def _sum_of(body: sympy.Expr, k: sympy.Symbol, lo: sympy.Expr, hi: sympy.Expr) -> sympy.Expr:
     """A sum as a closed form: written out between numbers, else exact by interpolation for a
     polynomial summand (its partial sums are a polynomial of one degree more), else a geometric
-    one through sympy. Nothing unbounded: any other summand is refused."""
+    one through sympy. Any other is left unevaluated, for comparison at whole-number bounds:
+    nothing here runs sympy's unbounded summation."""
     if (n := _count(lo, hi)) is not None:
         return _sum([body.subs(k, lo + i) for i in range(n)])
     if body.is_polynomial(k):
@@ -199,16 +200,17 @@ def _sum_of(body: sympy.Expr, k: sympy.Symbol, lo: sympy.Expr, hi: sympy.Expr) -
     base_exp = body.as_independent(k, as_Add=False)[1]
     if base_exp.is_Pow and base_exp.base.is_number and base_exp.exp.is_polynomial(k) and sympy.degree(base_exp.exp, k) == 1:
         return sympy.summation(body, (k, lo, hi))  # geometric: quick and exact
-    raise ParseError("a sum with no closed form here")
+    return sympy.Sum(body, (k, lo, hi))  # left as it is: compared at whole-number bounds (equal.py)
 
 
 def _product_of(body: sympy.Expr, k: sympy.Symbol, lo: sympy.Expr, hi: sympy.Expr) -> sympy.Expr:
-    """A product: written out between numbers, else a factorial-like closed form for a linear factor."""
+    """A product: written out between numbers, else a factorial-like closed form for a linear
+    factor, else left unevaluated, as a sum is."""
     if (n := _count(lo, hi)) is not None:
         return _product([body.subs(k, lo + i) for i in range(n)])
     if body.is_polynomial(k) and sympy.degree(body, k) == 1:
         return sympy.product(body, (k, lo, hi))
-    raise ParseError("a product with no closed form here")
+    return sympy.Product(body, (k, lo, hi))  # left as it is: compared at whole-number bounds
 
 
 def _divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
