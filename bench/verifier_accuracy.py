@@ -23,7 +23,7 @@ from rfactory.verifiers.pool import run_with_deadline
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 CORPORA = [DATA / f"math_verifier_{name}.jsonl"
-           for name in ("cases", "public_style", "model_outputs", "blind", "recall", "recall_heldout")]
+           for name in ("cases", "public_style", "model_outputs", "blind", "recall", "recall_heldout", "recall_blind")]
 
 
 class Timed(BaseModel):

@@ -43,6 +43,9 @@ def test_an_answer_cue_in_nine_languages(text, answer):
     ("إذن، عمر أحمد الآن 15 سنة.", "15"),
     ("したがって、$x$ の値は 6 です。", "6"),
     ("Hence the required minimum is $-\\frac{9}{4}$, attained at $x = \\frac{3}{2}$.", "-\\frac{9}{4}"),
+    ("由于 $5! = 120$。\n\n所以 $n$ 的最小值是 $5$。", "5"),
+    ("因式分解。\n所以 $x=1$ 或 $x=4$。", "x=1, x=4"),
+    ("Each face has area $9$.\nThe total surface area is **54** square units.", "54"),
 ])
 def test_what_the_last_sentence_concludes(text, answer):
     assert answer_text(text) == (answer, "concluding sentence")
@@ -76,7 +79,8 @@ def test_trailers_and_sentences():
     ("x = 5", "5", True), ("f(-1) = 4", "4", True), ("E[X] = 3.5", "\\frac{7}{2}", True),
     ("1", "|AB| = 1", True), ("\\overline{AB} = 2", "|AB| = 2", True),
     ("7:32", "S_{MBCN}:S = 7:32", True), ("7:33", "S_{MBCN}:S = 7:32", False),
-    ("m + n = 17", "17", True), ("m + n = 18", "17", False),
+    ("m + n = 17", "17", True), ("m + n = 18", "17", False), ("a:b = 3:4", "3:4", True), ("[ABC] = 84", "84", True),
+    ("\\prod_{k=1}^{n} (1 + \\frac{1}{k}) = n + 1", "n + 1", True),
     ("y = 2x + 3", "3", False),  # a line is not the value 3
     ("2y = 4x + 6", "y = 2x + 3", True),
     ("(5, 2), (7, 2)", "p=5, q=2; p=7, q=2", True), ("(5, 2), (7, 3)", "p=5, q=2; p=7, q=2", False),
@@ -108,7 +112,7 @@ def test_number_formats_settled(raw, text):
 
 
 @pytest.mark.parametrize("text, quantity, reading", [
-    ("1000,99", False, "1000.99"), ("2,74", True, "2.74"), ("2,74", False, None), ("1,5", False, None),
+    ("1000,99", False, "1000.99"), ("2,74", True, "2.74"), ("2,74", False, None), ("1,5", False, None), ("0,75", False, "0.75"),
     ("1,000", True, None), ("12,345", False, None), ("1234,567", False, "1234.567"),
 ])
 def test_a_decimal_comma_only_where_it_cannot_be_a_list_or_thousands(text, quantity, reading):
@@ -178,6 +182,7 @@ def test_sums_and_products(answer, gold, same):
     ("\\sqrt{x}", "\\sqrt{-x}", False),  # no real point in common
     ("\\sqrt{x^2}", "x", False),  # both real everywhere, and they differ for x < 0
     ("|x|", "x", False),
+    ("2\\ln x", "2\\ln|x|", False),  # real at x < 0 on one side only: other domains
     ("z x y", "xyz", True),
 ])
 def test_sampled_on_the_real_domain_both_share(answer, gold, same):
@@ -193,3 +198,8 @@ def test_a_domain_the_solution_states():
     assert not verify("The distance is $\\boxed{|t|}$.", "t").passed
     assert verify("For positive $a$ and $b$: $\\boxed{\\sqrt{a}\\sqrt{b}}$", "\\sqrt{ab}").passed
     assert not verify("$\\boxed{\\sqrt{a}\\sqrt{b}}$", "\\sqrt{ab}").passed
+    assert domain.stated_integer("For every positive integer $n$") == {"n"}
+    assert domain.stated_positive("$a, b \\in (0, 1)$") == {"a", "b"}
+    assert domain.stated_positive("$n \\in \\mathbb{Z}$") == set()
+    assert verify("For every positive integer $n$, $\\boxed{\\cos(n\\pi)}$", "(-1)^n").passed
+    assert not verify("$\\boxed{\\cos(n\\pi)}$", "(-1)^n").passed

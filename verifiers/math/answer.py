@@ -78,9 +78,10 @@ _NAME = (
     rf"|\\(?!sum\b|prod\b)[a-zA-Z]+{_SUBSCRIPT}"
     r"|(?:\\left)?\|\s*(?:\\overline\{)?[A-Z]{1,3}\}?\s*(?:\\right)?\|"  # |AB|
     r"|\\overline\{[A-Z]{1,3}\}"
+    r"|\[[A-Z]{2,5}\]"  # [ABC], an area
 )
 # a named ratio: S_{MBCN}:S = 7:32, AB:BC = 2:1
-_RATIO_NAME = rf"[A-Z]{{1,3}}{_SUBSCRIPT}\s*:\s*[A-Z]{{1,3}}{_SUBSCRIPT}"
+_RATIO_NAME = rf"[A-Za-z]{{1,3}}{_SUBSCRIPT}\s*:\s*[A-Za-z]{{1,3}}{_SUBSCRIPT}"
 _ASSIGNMENT = re.compile(rf"^({_RATIO_NAME}|{_NAME})\s*=(?!=)\s*(.+)$", re.S)
 _RATIO = re.compile(r"^([^:=<>]+?)\s*:\s*([^:=<>]+)$")  # 7:32, one colon between two values
 _MATRIX_NAME = re.compile(r"[A-Za-z](?:_\{?\w+\}?)?(?:\^\{?(?:-1|T|\\top)\}?)?")  # the A^{-1} of A^{-1} = …
@@ -176,8 +177,13 @@ def _scalar_or_relation(text: str) -> Value:
 
 def _computed_value(chain: Chain, text: str) -> Scalar | None:
     """`\\sqrt{4} = 2`, `\\binom{5}{2} = 10`: a computation and its result, every side a number that
-    agrees with the others, is the result. A side with a variable makes it an equation."""
-    if any(op != "=" for op in chain.ops) or any(p.free_symbols for p in chain.parts):
+    agrees with the others, is the result; so is `\\prod_{k=1}^{n} (1 + 1/k) = n + 1`, a sum or
+    product stated in closed form. Any other side with a variable makes it an equation."""
+    if any(op != "=" for op in chain.ops):
+        return None
+    if all(p.has(sympy.Sum, sympy.Product) for p in chain.parts[:-1]):
+        return Scalar(chain.parts[-1])
+    if any(p.free_symbols for p in chain.parts):
         return None
     last = chain.parts[-1]
     if not all(_agree(p, last) for p in chain.parts[:-1]):

@@ -90,8 +90,9 @@ CALLED_ANSWER = re.compile(
     re.I,
 )
 
-# Bold text: an answer set in bold on the last sentence.
+# Bold text: an answer set in bold on the last sentence, perhaps with what it counts after it.
 BOLD = re.compile(r"\*\*([^*\n]{1,200})\*\*")
+ONLY_WORDS = re.compile(r"(?:\s*(?![\u0370-\u03ff])[^\W\d_][^\s\d]*){0,3}[\s.:]*")
 
 # Words and marks after the answer that are not part of it: sentence ends, copulas, politeness.
 _TRAILER = re.compile(

@@ -23,6 +23,7 @@ _PRECISION = 40
 _POINTS = tuple(
     sympy.Rational(n, 10_000) for n in (18_471, -6_133, 30_000, 31_193, 4_271, -20_000, -23_894, 7_523, 12_917, -4_409, 5_683)
 )
+_WHOLE = tuple(sympy.Integer(n) for n in (2, -3, 5, 7, -4, 6, 9, -11, 8, 3, 13))  # for a variable stated an integer
 _SPECIAL = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
 _SUM_OF_NAMES = re.compile(r"[a-zA-Z](?:[-+][a-zA-Z])+")
 
@@ -295,9 +296,10 @@ def _agree_at_whole_bounds(x: sympy.Expr, y: sympy.Expr, free: set, tolerance: s
 
 
 def _agree_on_domain(x: sympy.Expr, y: sympy.Expr, free: set, tolerance: sympy.Expr | None) -> bool:
-    """Equal at the sample points where both sides are real, the domain both are defined on
-    (`1/\\sqrt{n}` and `\\sqrt{1/n}` agree for n > 0 and are not real below it); where that
-    domain holds too few points, equal at every point where both are finite, complex or not."""
+    """Equal at the sample points where both sides are real, and real at the same ones: one
+    domain (`1/\\sqrt{n}` and `\\sqrt{1/n}` agree for n > 0 and neither is real below it; `\\ln x`
+    and `\\ln|x|` differ, as the second is real for x < 0 too). Where that domain holds too few
+    points, equal at every point where both are finite, complex or not."""
     agreed, elsewhere, one_sided = 0, [], False
     for subs in _substitutions(free):
         vx, vy = _number(x, subs), _number(y, subs)
@@ -310,6 +312,8 @@ def _agree_on_domain(x: sympy.Expr, y: sympy.Expr, free: set, tolerance: sympy.E
             agreed += 1
             if agreed == 6:
                 return True
+        elif vx.is_real or vy.is_real:
+            return False  # real on one side only: other domains (\\ln x against \\ln|x| at x < 0)
         else:
             elsewhere.append((vx, vy))
     if agreed >= 3:
@@ -324,8 +328,14 @@ def _substitutions(free: set) -> list[dict]:
         budget.check()
         # every symbol its own value at every point: x and y never coincide; one the solution
         # states positive (x > 0, a length) only where it is
-        point = {s: _POINTS[(k + 3 * j) % len(_POINTS)] + sympy.Rational(j, 97) for j, s in enumerate(symbols)}
-        out.append({s: abs(v) if domain.is_positive(s.name) else v for s, v in point.items()})
+        point = {}
+        for j, s in enumerate(symbols):
+            if domain.is_integer(s.name):
+                v = _WHOLE[(k + 3 * j) % len(_WHOLE)]
+            else:
+                v = _POINTS[(k + 3 * j) % len(_POINTS)] + sympy.Rational(j, 97)
+            point[s] = abs(v) if domain.is_positive(s.name) else v
+        out.append(point)
     return out
 
 

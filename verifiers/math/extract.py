@@ -15,13 +15,15 @@ SOLUTION_BEGIN, SOLUTION_END = "<|begin_of_solution|>", "<|end_of_solution|>"
 THOUGHT_BEGIN, THOUGHT_END = "<|begin_of_thought|>", "<|end_of_thought|>"
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*(\{)|\\boxed\s+([^\s${}\\]+)")
+# "and", "or" in the languages cues.py reads: $x=1$ 或 $x=4$, $1$ y $2$
+_AND_OR = r"\b(?:and|or|et|ou|y|o|und|oder|и|или)\b|和|或者|或|以及|و|या|और|または|、"
 _BETWEEN_BOXES = re.compile(
     r"(?:\s|[a-zA-Z](?:_\{?\w+\}?)?\s*=|\$|\\\]|\\\[|\\\(|\\\)|,|;|\\quad|\\qquad|\\[ ,;!]|~|"
-    r"\\text\{\s*(?:and|or)\s*\}|\band\b|\bor\b|[A-Za-z]{2,15}\s*:)*"  # "Minimum: \boxed{-1}; maximum: \boxed{3}"
+    rf"\\text\{{\s*(?:and|or)\s*\}}|{_AND_OR}|[A-Za-z]{{2,15}}\s*:)*"  # "Minimum: \boxed{{-1}}; maximum: \boxed{{3}}"
 )
 # "y = \boxed{3} and x = \boxed{1}": the name written before a box, which the box's answer keeps
 _LABEL_BEFORE = re.compile(r"(?<![\w\\])([a-zA-Z](?:_\{?\w+\}?)?)\s*=\s*\$?\s*$")
-_CONNECTOR = re.compile(r",|;|\band\b|\bor\b|\\quad|\\qquad")
+_CONNECTOR = re.compile(rf",|;|{_AND_OR}|\\quad|\\qquad")
 # Bounded lengths keep a text full of unclosed \( linear to scan.
 _SPAN = re.compile(
     r"\$\$([^$]{1,4000})\$\$|(?<!\\)\$((?:\\.|[^$\\]){1,4000})\$|\\\(([^\n]{1,2000}?)\\\)|\\\[((?:.|\n){1,4000}?)\\\]"
@@ -146,6 +148,14 @@ def _formula_group(sentence: str) -> str | None:
     return ", ".join(found)
 
 
+def _last_formula(sentence: str) -> str | None:
+    """The sentence's last formula, when it is what the sentence ends with."""
+    spans = list(_SPAN.finditer(sentence))
+    if spans and _SENTENCE_END.fullmatch(sentence, spans[-1].end()):
+        return _span_text(spans[-1])
+    return None
+
+
 def _short_answer(text: str) -> str | None:
     """A solution that is only its answer: `$\\frac12$`, `x = 2 or x = 3`, `So $x = 5$ or $x = -5$.`,
     `The area is 12 square units.`"""
@@ -194,7 +204,7 @@ def _conclusion(text: str) -> str | None:
         if (value := _value(head)) is not None and len(head.strip()) <= _BARE // 2:
             return value
     bold = list(cues.BOLD.finditer(sentence))
-    if bold and not sentence[bold[-1].end() :].strip(" .:"):
+    if bold and cues.ONLY_WORDS.fullmatch(sentence[bold[-1].end() :]):  # "**54** square units."
         return bold[-1].group(1).strip()
     if (start := cues.CONCLUSION.match(sentence)) is not None:
         rest = sentence[start.end() :]
@@ -206,6 +216,8 @@ def _conclusion(text: str) -> str | None:
         return None
     if (group := _formula_group(rest)) is not None and group != rest.strip():
         return group
+    if group is not None and (last := _last_formula(rest)) is not None:
+        return last  # "所以 $n$ 的最小值是 $5$": words between formulas, the last one ending the sentence
     if (value := _value(rest)) is not None:
         return value
     verbs = list(_VERB.finditer(rest))

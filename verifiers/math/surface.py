@@ -93,15 +93,16 @@ _DECIMAL_COMMA = re.compile(r"([-+]?\d+),(\d+)")
 
 
 def decimal_comma(text: str, quantity: bool) -> str | None:
-    """`1000,99` or `2,74 €` as `1000.99` and `2.74`: the other reading of a number with one comma,
-    where it is not a list (`1,5` may be 1 and 5) nor a thousands separator (`1,000`): the whole
-    part has more digits than a thousands group can, or a unit or currency makes it one
-    `quantity`. None for any other text."""
+    """`1000,99`, `0,75` or `2,74 €` as `1000.99`, `0.75` and `2.74`: the other reading of a number
+    with one comma, where it is not a list (`1,5` may be 1 and 5) nor a thousands separator
+    (`1,000`): the whole part is 0 or has more digits than a thousands group can, or a unit or
+    currency makes it one `quantity`. None for any other text."""
     m = _DECIMAL_COMMA.fullmatch(text)
     if not m:
         return None
     whole, fraction = m.group(1).lstrip("+-"), m.group(2)
-    if len(whole) >= 4 or (quantity and not (len(fraction) == 3 and len(whole) <= 3)):
+    # 0,75: no list starts so, no thousands group is 0
+    if whole == "0" or len(whole) >= 4 or (quantity and not (len(fraction) == 3 and len(whole) <= 3)):
         return f"{m.group(1)}.{fraction}"
     return None
 
