@@ -391,16 +391,12 @@ def _structure(s: str) -> Value:
 
 
 def _group(text: str) -> Value:
-    """One group of `p=5, q=2; p=7, q=2`: a tuple, its values in the order of their names when
-    every one is named (`q=2, p=5` is the point (5, 2)), else as written."""
+    """One group of `p=5, q=2; p=7, q=2`: a tuple (whose names, where it has them, order it when
+    compared: `q=2, p=5` is the point (5, 2))."""
     value = _structure(text)
     if not isinstance(value, Items) or value.kind != "list" or len(value.items) < 2:
         return value
-    names = [i.var for i in value.items if isinstance(i, Scalar)]
-    items = value.items
-    if len(names) == len(items) and None not in names and len(set(names)) == len(names):
-        items = tuple(sorted(items, key=lambda i: i.var))
-    return Items("tuple", items)
+    return Items("tuple", value.items)
 
 
 def _text(s: str) -> str:

@@ -34,8 +34,6 @@ _PART_LABEL = re.compile(r"(?:\(|\b)(?:[a-h]|i{1,3}|iv|vi{0,3}|\d{1,2})\)|\bpart
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S)
 # "The average speed is 60 miles per hour.": a one-sentence solution states its answer after the verb
 _VERB = re.compile(r"\b(?:is|are|was|were|be|equals|costs?|takes|weighs|becomes|gives|has|have|remains?)\s+(?!not\b)", re.I)
-# "12 apples, which matches the check": the clause after the answer explains it
-_CLAUSE = re.compile(r",\s*(?:which|as|since|because|where|so\s+that|and\s+(?:this|that|it)|this|that)\b", re.I)
 _WORD = re.compile(r"(?<![\\\w])(?!(?:sqrt|frac|sin|cos|tan|log|exp|pi|infty)\b)[^\W\d_]{3,}")  # a word, not \frac or sqrt
 _YES_NO = re.compile(r"^(yes|no)\b[,.!]", re.I)
 _BARE = 60  # plain text this short with no box may be nothing but its answer
@@ -112,7 +110,7 @@ def _after_phrase(text: str) -> str | None:
     if last is None:
         return None
     line = text[last.end() :].lstrip(" \t*:_\n：").split("\n", 1)[0]
-    if (clause := _CLAUSE.search(line)) is not None:
+    if (clause := cues.CLAUSE.search(line)) is not None:  # "12 apples, which matches the check"
         line = line[: clause.start()]
     line = cues.strip_trailer(line)
     if (group := _formula_group(line)) is not None:
