@@ -248,6 +248,20 @@ def _verdict_rows(paths: list[Path]) -> Iterator[dict[str, Any]]:
         yield from table.to_pylist()
 
 
+def judged_samples(run: Run, columns: list[str] | None = None) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(sample, its verdict) for every pair of a verified run, in the samples' order: the verdict
+    parts line up with the samples, so this is a zip, never a join held in memory."""
+    verdicts = _verdict_rows(sorted((run.root / "verdicts").glob("part-*.parquet")))
+    stale = UserError(f"{run.root}: verdicts do not match the samples; run `rfactory verify {run.root}` again")
+    for row in run.iter_latest_samples(columns):
+        verdict = next(verdicts, None)
+        if verdict is None or (verdict["problem_id"], verdict["sample_index"]) != (row["problem_id"], row["sample_index"]):
+            raise stale
+        yield row, verdict
+    if next(verdicts, None) is not None:
+        raise stale
+
+
 def build_dataset(run: Run, recipe: Recipe, band: tuple[float, float] | None,
                   min_agreement: float | None) -> dict[str, Any]:
     """samples ⋈ verdicts (same order) → dataset/ and stats.json, leaving out contaminated problems
@@ -268,11 +282,7 @@ def build_dataset(run: Run, recipe: Recipe, band: tuple[float, float] | None,
     finished: list[datetime] = []  # [first, last] generation time, for the card's dates
     kept = outside_rows = self_labelled = without_thought = 0
     require_thought = recipe.output.require_thought is not False  # generate decides; unset means required
-    verdicts = _verdict_rows(verdict_paths)
-    for row in run.iter_latest_samples():
-        verdict = next(verdicts, None)
-        if verdict is None or (verdict["problem_id"], verdict["sample_index"]) != (row["problem_id"], row["sample_index"]):
-            raise UserError(f"{run.root}: verdicts do not match the samples; run `rfactory verify {run.root}` again")
+    for row, verdict in judged_samples(run):
         statuses[verdict["status"]] += 1
         if not verdict["passed"]:
             _count_reason(reasons.setdefault(verdict["status"], Counter()), verdict["reason"])
@@ -299,8 +309,6 @@ def build_dataset(run: Run, recipe: Recipe, band: tuple[float, float] | None,
             kept += 1
             self_labelled += label is not None
             source["kept"] += 1
-    if next(verdicts, None) is not None:
-        raise UserError(f"{run.root}: verdicts do not match the samples; run `rfactory verify {run.root}` again")
     shards.close({"README.md": _run_card(run.root.name, recipe, kept).encode()})
     for f in contamination.flagged:
         by_benchmark.setdefault(f.benchmark, Counter())["problems"] += 1

@@ -8,6 +8,7 @@ import typer
 
 from ..errors import Interrupted, UserError
 from . import decontaminate, dedup, generate, inspect, push, train_sft, verify
+from .eval import eval_app
 
 app = typer.Typer(
     name="rfactory",
@@ -25,6 +26,7 @@ app.command("decontaminate")(decontaminate.decontaminate)
 app.command("recipes")(inspect.recipes)
 app.command("status")(inspect.status)
 app.command("show")(inspect.show)
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

@@ -97,7 +97,7 @@ def decontaminate(
 
       rfactory decontaminate runs/m1 --against math500 --against aime2024 --against my_eval.jsonl:question
     """
-    from ..curate.benchmarks import load_benchmark
+    from ..benchmarks import load_benchmark
     from ..curate.contamination import BenchmarkIndex, BenchmarkInfo, ContaminationReport
 
     mode: Mode = output_mode(quiet, as_json)

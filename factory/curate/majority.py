@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from rfactory.verifiers.math import verify_many
+from rfactory.verifiers.math.groups import answer_groups
 from rfactory.verifiers.math.extract import answer_text
 
 
@@ -29,37 +29,13 @@ class Label:
 
 
 def _groups(answers: dict[str, Counter[str]], timeout_s: float, workers: int) -> Iterator[tuple[str, list[tuple[str, int]]]]:
-    """(problem, [(representative answer, votes)] largest first) with equivalent answers merged."""
-
-    def pairs() -> Iterator[tuple[tuple[str, int, int], str, str]]:
-        for pid, counter in answers.items():
-            distinct = list(counter)
-            for i in range(len(distinct)):
-                for j in range(i + 1, len(distinct)):
-                    yield (pid, i, j), f"\\boxed{{{distinct[i]}}}", distinct[j]
-
-    same: dict[str, list[tuple[int, int]]] = {}
-    for (pid, i, j), verdict in verify_many(pairs(), timeout_s=timeout_s, workers=workers):
-        if verdict.passed:
-            same.setdefault(pid, []).append((i, j))
+    """(problem, [(group's name, votes)] largest first) with equivalent answers merged."""
+    named = answer_groups(answers, timeout_s, workers)
     for pid, counter in answers.items():
-        distinct = list(counter)
-        parent = list(range(len(distinct)))
-
-        def root(i: int) -> int:
-            while parent[i] != i:
-                i = parent[i]
-            return i
-
-        for i, j in same.get(pid, []):
-            parent[root(j)] = root(i)
-        votes: Counter[int] = Counter()
-        spelling: dict[int, str] = {}  # the group's most common spelling names it; then the shortest
-        for text in sorted(distinct, key=lambda t: (-counter[t], len(t), t)):
-            r = root(distinct.index(text))
-            votes[r] += counter[text]
-            spelling.setdefault(r, text)
-        yield pid, sorted(((spelling[r], n) for r, n in votes.items()), key=lambda g: (-g[1], g[0]))
+        votes: Counter[str] = Counter()
+        for text, n in counter.items():
+            votes[named[pid][text]] += n
+        yield pid, sorted(votes.items(), key=lambda g: (-g[1], g[0]))
 
 
 def majority_labels(samples: Iterable[tuple[str, str | None]], min_agreement: float, timeout_s: float,

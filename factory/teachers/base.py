@@ -85,6 +85,11 @@ class Teacher(ABC):
         """What determines this teacher's answers; stored in the run and compared on resume. No secrets."""
         return {"model": self.model}
 
+    def engine(self) -> str:
+        """The engine that computes the answers and its version, for a score's record: numbers
+        move with it. An API says which; an in-process engine names its package."""
+        return type(self).__name__
+
     def public_options(self) -> dict[str, Any]:
         """The options as stored in the run folder: every value, with secrets removed."""
         return self.options.model_dump(mode="json")

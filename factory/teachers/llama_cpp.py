@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
-from importlib.metadata import PackageNotFoundError, files
+from importlib.metadata import PackageNotFoundError, files, version
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,9 @@ class LlamaCppTeacher(Teacher):
             "n_ctx": self.options.n_ctx,
             "max_tokens_cap": self.options.max_tokens_cap,
         }
+
+    def engine(self) -> str:
+        return f"llama-cpp-python {version('llama-cpp-python')}"
 
     def _load(self) -> Any:
         from llama_cpp import Llama

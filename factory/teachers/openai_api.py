@@ -104,6 +104,9 @@ class OpenAITeacher(Teacher):
     def identity(self) -> dict[str, Any]:
         return {"model": self.model, "base_url": public_url(self.base_url)}
 
+    def engine(self) -> str:
+        return f"OpenAI-compatible API at {public_url(self.base_url)}"
+
     def public_options(self) -> dict[str, Any]:
         options = super().public_options()
         if options["base_url"]:

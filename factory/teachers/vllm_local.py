@@ -132,6 +132,11 @@ class VLLMTeacher(Teacher):
     def identity(self) -> dict[str, Any]:
         return {"model": self.model, "dtype": self.options.dtype, "max_model_len": self.options.max_model_len}
 
+    def engine(self) -> str:
+        import vllm
+
+        return f"vllm {vllm.__version__}"
+
     async def _get_engine(self) -> Any:
         async with self._starting:
             if self._engine is None:

@@ -1,0 +1,81 @@
+"""What an eval says, for people: a table on the terminal and `report.md` beside `results.json`.
+
+A score is never shown without its n and its interval, and the problem set's hash goes with it,
+so a number can be traced to the exact data and settings behind it.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from .results import BenchmarkResult, Comparison, EvalResults
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _ks(r: BenchmarkResult) -> list[int]:
+    """The k worth showing: 1, powers of two, and n."""
+    n = r.samples
+    return sorted({k for k in (1, 2, 4, 8, 16, 32, 64, n) if k <= n})
+
+
+def table(res: EvalResults) -> Table:
+    t = Table(title=f"{res.model.spec}  ({res.model.engine})")
+    for column in ("benchmark", "n", "avg@n (95% CI)", "pass@k", "maj@n", "wrong / no answer / unparsed / timeout",
+                   "truncated", "set"):
+        t.add_column(column)
+    for r in res.benchmarks:
+        s = r.scores
+        ci = f"{_pct(s.avg_at_n.mean)} ({_pct(s.avg_at_n.low)}–{_pct(s.avg_at_n.high)})"
+        passes = " ".join(f"@{k} {_pct(s.pass_at[k])}" for k in _ks(r) if k > 1) or "-"
+        o = r.outcomes
+        t.add_row(f"{r.benchmark} ({r.problems})", str(r.samples), ci, passes, _pct(s.maj_at[r.samples]) if s.maj_at else "-",
+                  f"{o.wrong_answer} / {o.no_answer} / {o.unparsed} / {o.timeout}", str(o.truncated), r.content_hash)
+    return t
+
+
+def print_report(res: EvalResults) -> None:
+    console = Console()
+    console.print(table(res))
+    for r in res.benchmarks:
+        for w in r.warnings:
+            console.print(f"[yellow]warning[/yellow] {r.benchmark}: {w}")
+
+
+def markdown(res: EvalResults) -> str:
+    """`report.md`: what a model card can carry."""
+    out = [f"# Evaluation of `{res.model.spec}`", "",
+           f"Engine: {res.model.engine}. rfactory {res.rfactory_version}, {res.created_at:%Y-%m-%d}.", "",
+           "| benchmark | problems | n | avg@n | 95% interval | pass@n | maj@n | temperature | max tokens | problem set |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in res.benchmarks:
+        s = r.scores
+        out.append(f"| {r.benchmark} | {r.problems} | {r.samples} | {_pct(s.avg_at_n.mean)} | {_pct(s.avg_at_n.low)}–"
+                   f"{_pct(s.avg_at_n.high)} | {_pct(s.pass_at[r.samples])} | "
+                   f"{_pct(s.maj_at[r.samples]) if s.maj_at else '-'} | {r.temperature:g} | {r.max_tokens} | "
+                   f"`{r.repo}`{f'@{r.revision[:8]}' if r.revision else ''} `{r.content_hash}` |")
+    out += ["", "avg@n is the mean share of right samples per problem (what model cards call pass@1), with a "
+            "95% interval across problems; pass@k is the unbiased estimator of Chen et al. (2021); maj@n is the "
+            "share of problems whose most common answer (grouped by the verifier's equivalence) is right.", ""]
+    for r in res.benchmarks:
+        o = r.outcomes
+        out += [f"## {r.benchmark}", "",
+                f"{o.right} right, {o.wrong_answer} wrong answers, {o.no_answer} without an answer, {o.unparsed} "
+                f"unparsed, {o.timeout} timeouts; {o.truncated} stopped at the token limit. Seed noise ±"
+                f"{_pct(r.seed_noise)} points.", ""]
+        out += [f"- warning: {w}" for w in r.warnings] + ([""] if r.warnings else [])
+    return "\n".join(out)
+
+
+def comparison_table(rows: list[Comparison], a: str, b: str) -> Table:
+    t = Table(title=f"{a}  minus  {b}")
+    for column in ("benchmark", "A", "B", "A − B (95% CI)", "significant", "problems"):
+        t.add_column(column)
+    for c in rows:
+        d = c.difference
+        t.add_row(c.benchmark, _pct(c.a), _pct(c.b), f"{_pct(d.mean)} ({_pct(d.low)} to {_pct(d.high)})",
+                  "yes" if d.significant else "no", f"{d.problems}" + ("" if c.same_problems else " (sets differ)"))
+    return t

@@ -1,0 +1,107 @@
+"""Benchmarks as ordinary runs: `EVAL/<benchmark>/` holds the exact problems (`problems.jsonl`),
+where they came from (`benchmark.json`: definition, Hub revision, content hash) and the run
+store, so an interrupted eval continues and a finished one rescores without asking again.
+
+The problems are read from the Hub once, when the benchmark's folder is made; a rerun reads
+them from the folder, offline, and a folder holding another slice is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..benchmarks import BenchmarkDef, LoadedBenchmark, load_eval_benchmark, resolve
+from ..errors import UserError
+from ..generate import generate
+from ..progress import Mode, Progress
+from ..recipe import Columns, OutputConfig, ProblemsConfig, PromptConfig, Recipe, SamplingConfig, TeacherConfig
+from ..runstore import Run, write_json_atomic
+from ..teachers import Teacher
+
+
+def folder_name(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "--", name).strip("-") or "benchmark"
+
+
+def load(arg: str, root: Path, answer_column: str | None = None) -> LoadedBenchmark:
+    """The benchmark named `arg`: from its folder under `root` if an earlier eval made one, else
+    read now (the Hub, or a file) and written there."""
+    spec, _ = resolve(arg, "--bench")
+    folder = root / folder_name(spec.name)
+    stored = folder / "benchmark.json"
+    if stored.is_file():
+        return LoadedBenchmark.model_validate_json(stored.read_text(encoding="utf-8"))
+    bench = load_eval_benchmark(arg, answer_column)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(stored, json.loads(bench.model_dump_json()))
+    return bench
+
+
+def _prompt(name: str) -> str:
+    return resources.files("rfactory.prompts").joinpath(name).read_text(encoding="utf-8").rstrip("\n")
+
+
+def recipe_for(bench: LoadedBenchmark, root: Path, teacher: str, options: dict[str, Any], sampling: dict[str, Any],
+               concurrency: int | None) -> Recipe:
+    """The recipe that asks the benchmark's questions: its prompt and the anchors' sampling, with
+    the flags given over them."""
+    d: BenchmarkDef = bench.definition
+    folder = root / folder_name(d.name)
+    problems = folder / "problems.jsonl"
+    if not problems.is_file():
+        problems.write_text("".join(p.model_dump_json() + "\n" for p in bench.problems), encoding="utf-8")
+    chosen = {"samples": d.samples, "temperature": d.temperature, "top_p": d.top_p, "max_tokens": d.max_tokens,
+              "seed": 0} | {k: v for k, v in sampling.items() if v is not None}
+    return Recipe(
+        name=folder_name(d.name),
+        problems=ProblemsConfig(source=str(problems.resolve()), columns=Columns(id="id", problem="problem", answer="answer")),
+        teacher=TeacherConfig(spec=teacher, options=options, concurrency=concurrency),
+        prompt=PromptConfig(teacher_system=None, user_template=_prompt(d.prompt), dataset_system=_prompt("reasoning_system.txt")),
+        sampling=SamplingConfig(**chosen),
+        output=OutputConfig(require_thought=False),  # an eval scores answers; its dataset is incidental
+    )
+
+
+def open_run(recipe: Recipe, engine: Teacher, root: Path) -> Run:
+    folder = root / recipe.name
+    fingerprint = json.loads(json.dumps({**recipe.generation_fingerprint(), "teacher_identity": engine.identity()}))
+    stored = recipe.model_dump(mode="json")
+    stored["teacher"]["options"] = engine.public_options()
+    return Run.create_or_resume(folder, stored, fingerprint)
+
+
+async def _generate_all(jobs: list[tuple[Recipe, Run]], engine: Teacher, mode: Mode) -> list[dict[str, Any]]:
+    summaries = []
+    try:
+        for recipe, run in jobs:
+            writer = run.writer()
+            try:
+                done = run.done_keys()
+                total = max(0, len(_problem_ids(recipe)) * recipe.sampling.samples - len(done))
+                progress = Progress(mode, f"eval {recipe.name}", total, "ok")
+                try:
+                    summaries.append(await generate(recipe, engine, writer, done, progress))
+                finally:
+                    progress.close()
+            finally:
+                writer.close()
+    finally:
+        await engine.aclose()
+    return summaries
+
+
+def _problem_ids(recipe: Recipe) -> list[str]:
+    with open(recipe.problems.source, encoding="utf-8") as f:
+        return [json.loads(line)["id"] for line in f if line.strip()]
+
+
+def generate_all(jobs: list[tuple[Recipe, Run]], engine: Teacher, mode: Mode) -> list[dict[str, Any]]:
+    """Every benchmark's pending pairs, one engine for all of them (started once)."""
+    if not jobs:
+        raise UserError("eval: no benchmark to run (give --bench)")
+    return asyncio.run(_generate_all(jobs, engine, mode))
