@@ -25,23 +25,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-TARGET = 0.95
-RESULT = "bench-result: "
+from vllm_sides import parse, parser, rounds
 
-CPU_ENV = {
-    "VLLM_CPU_OMP_THREADS_BIND": f"0-{(os.cpu_count() or 1) - 1}",
-    "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
-    "VLLM_CPU_KVCACHE_SPACE": "4",
-    "HF_HUB_OFFLINE": "1",
-}
+TARGET = 0.95
 
 
 def recipe(args: argparse.Namespace, problems: Path):
@@ -113,64 +103,21 @@ def side_rfactory(args: argparse.Namespace, work: Path) -> dict:
     return asyncio.run(main())
 
 
-def run_side(side: str, args: argparse.Namespace, work: Path) -> dict:
-    env = dict(os.environ)
-    if not args.gpu:
-        for key, value in CPU_ENV.items():
-            env.setdefault(key, value)
-    cmd = [sys.executable, __file__, "--side", side, "--work", str(work), "--model", args.model, "--dtype", args.dtype,
-           "--problems", str(args.problems), "--samples", str(args.samples), "--max-tokens", str(args.max_tokens),
-           "--max-model-len", str(args.max_model_len), *(["--enforce-eager"] if args.enforce_eager else [])]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.stderr.write(result.stderr[-3000:])
-        raise SystemExit(f"the {side} side failed (exit {result.returncode})")
-    return json.loads(next(line for line in reversed(result.stdout.splitlines()) if line.startswith(RESULT))[len(RESULT):])
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--side", choices=["direct", "rfactory"])
-    parser.add_argument("--work")
-    parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--dtype", default="float32")
-    parser.add_argument("--problems", type=int, default=64)
-    parser.add_argument("--samples", type=int, default=2)
-    parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--max-model-len", type=int, default=1024)
-    parser.add_argument("--enforce-eager", action="store_true", default=None)
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--gpu", action="store_true", help="leave vLLM's CPU settings alone")
-    args = parser.parse_args()
-    if args.enforce_eager is None:
-        args.enforce_eager = not args.gpu
-
-    if args.side:
-        work = Path(args.work)
-        result = (side_direct if args.side == "direct" else side_rfactory)(args, work)
-        print(RESULT + json.dumps(result), flush=True)  # vLLM logs to stdout too
+    p = parser(__doc__, problems=64, rounds=1)
+    args = parse(p, {"direct": side_direct, "rfactory": side_rfactory})
+    if args is None:
         return
 
-    rows, ratios = [], []
-    with tempfile.TemporaryDirectory(prefix="vllm-bench-") as tmp:
-        for r in range(args.rounds):
-            sides = {}
-            for side in ("direct", "rfactory"):
-                work = Path(tmp) / f"{side}-{r}"
-                work.mkdir()
-                write_problems(work / "problems.jsonl", args.problems)
-                sides[side] = run_side(side, args, work)
-            d, f = sides["direct"], sides["rfactory"]
-            ratio = (f["tokens"] / f["seconds"]) / (d["tokens"] / d["seconds"])
-            ratios.append(ratio)
-            rows.append((r, d, f, ratio))
+    rows = rounds(__file__, args, lambda work: write_problems(work / "problems.jsonl", args.problems))
     print(f"model {args.model}, {args.problems} problems x {args.samples} samples, max_tokens {args.max_tokens}, "
           f"dtype {args.dtype}, greedy")
     print(f"{'round':>5} {'direct tok':>11} {'direct tok/s':>13} {'rfactory tok':>13} {'rfactory tok/s':>15} {'ratio':>6}")
-    for r, d, f, ratio in rows:
+    for row in rows:
+        r, d, f, ratio = row["round"], row["direct"], row["rfactory"], row["ratio"]
         print(f"{r:>5} {d['tokens']:>11,} {d['tokens'] / d['seconds']:>13,.1f} {f['tokens']:>13,} "
               f"{f['tokens'] / f['seconds']:>15,.1f} {ratio:>6.3f}")
-    median = statistics.median(ratios)
+    median = statistics.median(row["ratio"] for row in rows)
     print(f"rfactory / direct generated tokens/s: {median:.3f} (target >= {TARGET}) -> {'PASS' if median >= TARGET else 'FAIL'}")
 
 

@@ -43,3 +43,35 @@ def pass_rate_by_source(rates: dict[str, tuple[int, int]]) -> bytes:
     ax.bar_label(bars, labels=[f"{v:.0%} of {g:,}" for v, (g, _) in zip(values, rates.values())], padding=3)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
+
+
+def scaling_curves(curves: dict[str, dict[int, float]], title: str) -> bytes:
+    """Accuracy against samples per problem, one line per best-of-n strategy, n on a log scale."""
+    fig = Figure(figsize=(6, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    for name, curve in curves.items():
+        ks = sorted(curve)
+        ax.plot(ks, [100 * curve[k] for k in ks], marker="o" if len(ks) <= 16 else None, label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("samples per problem (n)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _png(fig)
+
+
+def training_curve(curves: dict[str, list[tuple[int, float, float, float]]]) -> bytes:
+    """`curves`: benchmark → (step, avg@n, interval low, high) per checkpoint."""
+    fig = Figure(figsize=(6, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    for name, points in curves.items():
+        steps = [p[0] for p in points]
+        ax.plot(steps, [100 * p[1] for p in points], marker="o", label=name)
+        ax.fill_between(steps, [100 * p[2] for p in points], [100 * p[3] for p in points], alpha=0.15)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("avg@n (%)")
+    ax.set_title("Scores by training step (95% intervals)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _png(fig)

@@ -75,7 +75,7 @@ class CodeVerifierOptions(Strict):
 
 
 class VerifierConfig(Strict):
-    name: Literal["math", "code"] = "math"
+    name: Literal["math", "code", "choice"] = "math"
     timeout_s: float = Field(5.0, gt=0)
     workers: int | None = Field(None, ge=1, description="verifier processes; None uses every core")
     code: CodeVerifierOptions = CodeVerifierOptions()

@@ -47,14 +47,14 @@ def test_scores_equal_a_hand_count_from_the_verdicts(tmp_path: Path):
     # maj@4: a right (3 of 4), b wrong, c right, d a 2-2 tie between 1 and 7: half
     assert r["scores"]["maj_at"]["4"] == pytest.approx((1 + 0 + 1 + 0.5) / 4)
     assert r["scores"]["rates"] == {"a": 0.75, "b": 0.0, "c": 1.0, "d": 0.5}
-    assert r["outcomes"] | {"right": r["outcomes"]["right"]} == {"right": 9, "wrong_answer": 7, "no_answer": 0,
-                                                                    "unparsed": 0, "timeout": 0, "truncated": 0, "missing": 0}
+    assert r["outcomes"] == {"right": 9, "wrong_answer": 7, "no_answer": 0, "unparsed": 0, "timeout": 0, "crashed": 0,
+                             "truncated": 0, "missing": 0, "sandbox_error": 0}
     assert r["temperature"] == 0.6 and r["max_tokens"] == 32768 and len(r["content_hash"]) == 16
     assert res["model"]["engine"].startswith("OpenAI-compatible API at http://127.0.0.1:")
     saved = json.loads((tmp_path / "evals/m/results.json").read_text())
     assert saved["benchmarks"][0]["scores"] == r["scores"]
     report = (tmp_path / "evals/m/report.md").read_text()
-    assert f"| bench.jsonl | 4 | 4 | 56.2 |" in report and r["content_hash"] in report
+    assert "| bench.jsonl | 4 | 4 | 56.2 |" in report and r["content_hash"] in report
 
 
 def test_truncation_and_failed_generations_are_counted_apart(tmp_path: Path):
@@ -132,7 +132,7 @@ for name in sys.argv[1:]:
     try:
         b = load_eval_benchmark(name)
         out[name] = {"n": len(b.problems), "repo": b.definition.repo, "revision": b.revision,
-                     "first": b.problems[0].model_dump(), "hash": b.content_hash}
+                     "first": b.problems[0].model_dump(exclude_none=True), "hash": b.content_hash}
     except UserError as e:
         out[name] = {"error": str(e)}
 print(json.dumps(out))

@@ -359,3 +359,52 @@ def test_bad_input_is_one_line_naming_what_is_wrong(work):
         "error: cols.jsonl: no `messages` or `conversations` column (columns: prompt, completion)")
     assert error("-r", "len.yaml", "--data", "nowhere/", "--dry-run") == "error: nowhere/: no such file or folder"
     assert error("-r", "len.yaml", "--data", "gone.jsonl", "--dry-run") == "error: gone.jsonl: no such file or folder"
+
+
+# What vLLM needs on a small CPU machine (shared/docs/local-models.md), as in test_vllm_teacher.py.
+VLLM_CPU = {"VLLM_CPU_OMP_THREADS_BIND": f"0-{(os.cpu_count() or 1) - 1}", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+            "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
+
+
+@pytest.mark.slow
+def test_eval_scores_every_checkpoint_on_vllm_and_a_rerun_resumes_only_what_is_missing(work):
+    # 64-wide heads: vLLM's CPU attention has no kernel for the default tiny model's 16
+    build_model_folder(work / "tiny64", tokenizer=smollm2_tokenizer(), shape={
+        "hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "num_key_value_heads": 1, "max_position_embeddings": 4096, "tie_word_embeddings": True})
+    recipe = write_recipe(work, "evalled.yaml", weight=0.1, steps=4)
+    (work / recipe).write_text((work / recipe).read_text().replace("name: tiny}", "name: tiny64}"))
+    write_jsonl(work / "bench.jsonl", [{"id": "a", "problem": "What is 1 + 1?", "answer": "2"},
+                                       {"id": "b", "problem": "What is 2 + 2?", "answer": "4"}])
+    args = ["train-sft", "-r", recipe, "--out", "evalled", "--eval", "bench.jsonl", "--eval-samples", "2",
+            "--eval-max-tokens", "8", "--eval-option", "dtype=float32", "--eval-option", "enforce_eager=true",
+            "--eval-option", "max_model_len=512", "--json"]
+    summary = json_out(run_cli(*args, cwd=work, env=VLLM_CPU, timeout=900))
+    evals = work / "evalled" / "evals"
+    curve = json.loads((evals / "curve.json").read_text())
+    # checkpoints every 2 steps, the last at step 4, which is the final model's step: no third point
+    assert [(p["checkpoint"], p["step"]) for p in curve] == [("checkpoint-2", 2), ("checkpoint-4", 4)]
+    for p in curve:
+        res = json.loads((evals / p["checkpoint"] / "results.json").read_text())
+        (r,) = res["benchmarks"]
+        assert (r["problems"], r["samples"], r["max_tokens"]) == (2, 2, 8) and p["complete"]
+        assert p["avg_at_n"] == r["scores"]["avg_at_n"]["mean"]
+        assert res["model"]["engine"].startswith("vllm ") and res["model"]["options"]["dtype"] == "float32"
+        assert res["model"]["spec"] == f"vllm:{(work / 'evalled' / p['checkpoint']).resolve()}"
+    assert summary["evals"]["curve"] == "evalled/evals/curve.json"
+    assert (evals / "curve.png").stat().st_size > 1000 and "| checkpoint-4 | 4 | bench.jsonl | 2 |" in (evals / "curve.md").read_text()
+
+    # A stopped run of evals: checkpoint-4's never finished. The rerun scores it alone.
+    (evals / "checkpoint-4" / "results.json").unlink()
+    kept = (evals / "checkpoint-2" / "results.json").stat().st_mtime_ns
+    again = json_out(run_cli(*args, cwd=work, env=VLLM_CPU, timeout=900))
+    assert again["already_done"] is True
+    assert (evals / "checkpoint-2" / "results.json").stat().st_mtime_ns == kept
+    assert (evals / "checkpoint-4" / "results.json").is_file()
+    assert json.loads((evals / "curve.json").read_text()) == curve  # the same samples, rescored: the same figures
+
+
+def test_eval_refuses_lora_checkpoints(work):
+    r = run_cli("train-sft", "-r", write_recipe(work, "lora-eval.yaml"), "--out", "le", "--lora", "--eval", "math500",
+                cwd=work)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: --eval: LoRA checkpoints hold adapters only")

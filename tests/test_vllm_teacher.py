@@ -129,6 +129,27 @@ def test_bad_model_and_bad_options_are_one_line_errors(tmp_path: Path):
     assert result.stderr.strip().splitlines()[-1] == "error: teacher 'vllm:smollm2': unknown option teacher.options.base_url"
 
 
+def test_eval_on_vllm_scores_equal_a_hand_count_from_the_verdicts(tmp_path: Path):
+    import pyarrow.parquet as pq
+
+    write_jsonl(tmp_path / "bench.jsonl", [{"id": f"e{k}", "problem": f"Echo: \\boxed{{{k}}}", "answer": str(k)}
+                                           for k in range(6)])
+    res = json_out(run_cli("eval", "--model", "vllm:smollm2", "--bench", "bench.jsonl", "-n", "2", "--max-tokens", "48",
+                           "--temperature", "0", "--dtype", "float32", "--max-model-len", "1024",
+                           "--option", "enforce_eager=true", "--out", "evals/v", "--json",
+                           cwd=tmp_path, env=CPU_ENV, timeout=900))
+    (r,) = res["benchmarks"]
+    verdicts = pq.read_table(tmp_path / "evals/v/bench.jsonl/verdicts").to_pylist()
+    right = {}
+    for v in verdicts:
+        right.setdefault(v["problem_id"], []).append(v["passed"])
+    assert len(verdicts) == 12 and r["outcomes"]["right"] == sum(v["passed"] for v in verdicts)
+    assert r["scores"]["rates"] == {p: sum(ok) / 2 for p, ok in right.items()}
+    assert r["scores"]["avg_at_n"]["mean"] == pytest.approx(sum(v["passed"] for v in verdicts) / 12)
+    assert sum(r["outcomes"][k] for k in ("right", "wrong_answer", "no_answer", "unparsed", "timeout")) == 12
+    assert res["model"]["engine"].startswith("vllm ") and res["model"]["options"]["enforce_eager"] is True
+
+
 KEEP_OFF = r"""
 import json, os, subprocess, sys, threading, time
 from rfactory.teachers.vllm_local import _keep_off, _pinned_cores

@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .choice import verify_many as verify_choice_many
 from .code import verify_many as verify_code_many
 from .math import verify_many as verify_math_many
 from .verdict import Verdict
@@ -10,6 +11,7 @@ from .verdict import Verdict
 BatchVerifier = Callable[..., Iterator[tuple[Any, Verdict]]]
 
 # Each takes (tasks: Iterable[(key, solution, reference)], timeout_s, workers).
-VERIFIERS: dict[str, BatchVerifier] = {"math": verify_math_many, "code": verify_code_many}
+VERIFIERS: dict[str, BatchVerifier] = {"math": verify_math_many, "code": verify_code_many,
+                                       "choice": verify_choice_many}
 
 __all__ = ["VERIFIERS", "BatchVerifier", "Verdict"]

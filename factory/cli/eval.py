@@ -3,16 +3,49 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
+from ..benchmarks import EVAL_BENCHMARKS
 from ..errors import UserError
-from ..runstore import write_json_atomic
 from .options import JSON, QUIET, interruptible, output_mode
 
+Strategy = Enum("Strategy", {name: name for name in ("majority", "verifier", "tests")}, type=str)
 eval_app = typer.Typer(help="Score a teacher or a trained student on reasoning benchmarks.", add_completion=False)
+
+
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+def engine_options(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE flags, each value read as YAML (true, 0.85, [a, b]); the backend's strict options
+    model then refuses an unknown key or a wrong type with one line."""
+    import yaml
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--option {pair}: expected KEY=VALUE")
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UserError(f"--option {pair}: the value is not a plain YAML value") from None
+    return options
+
+
+def _dates(text: str | None) -> tuple[str | None, str | None] | None:
+    if text is None:
+        return None
+    start, sep, end = text.partition("..")
+    if not sep or not (start or end):
+        raise UserError(f"--dates {text}: expected START..END (YYYY-MM or YYYY-MM-DD; either side may be empty)")
+    return start or None, end or None
 
 
 @eval_app.callback(invoke_without_command=True)
@@ -20,19 +53,26 @@ eval_app = typer.Typer(help="Score a teacher or a trained student on reasoning b
 def evaluate(
     ctx: typer.Context,
     model: Optional[str] = typer.Option(None, "--model", "-m", help="backend:model, e.g. vllm:models/sft or openai:deepseek-reasoner."),
-    bench: list[str] = typer.Option([], "--bench", "-b", help="A ready benchmark (math500, aime2024, aime2025, amc23), a file or a Hub dataset; ARG:COLUMN names the problem column. Repeatable."),
+    bench: list[str] = typer.Option([], "--bench", "-b", help=f"A ready benchmark ({', '.join(EVAL_BENCHMARKS)}), a file or a Hub dataset; ARG:COLUMN names the problem column. Repeatable."),
     answer_column: Optional[str] = typer.Option(None, help="The reference answer's column, for a file or Hub dataset."),
     samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples per problem (default: the benchmark's, as the anchors ran it)."),
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature (default: the benchmark's, 0.6)."),
     top_p: Optional[float] = typer.Option(None, help="Nucleus sampling top_p."),
     max_tokens: Optional[int] = typer.Option(None, help="Max new tokens per sample (default: the benchmark's, 32768)."),
     seed: Optional[int] = typer.Option(None, help="Base seed; each (problem, sample) derives its own."),
+    select: list[Strategy] = typer.Option([], "--select", help="Best-of-n strategy to report at every n: majority, verifier (the oracle bound) or tests (code: chosen by public tests). Repeatable."),
+    release: Optional[str] = typer.Option(None, help="LiveCodeBench release tag (default release_v5)."),
+    dates: Optional[str] = typer.Option(None, help="LiveCodeBench contest dates kept, START..END (default 2024-08..2025-01)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Eval folder (default evals/<model>)."),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint (openai)."),
     tensor_parallel: Optional[int] = typer.Option(None, "--tensor-parallel-size", "--tp", help="GPUs per replica (vllm)."),
     max_model_len: Optional[int] = typer.Option(None, help="Context length (vllm)."),
     dtype: Optional[str] = typer.Option(None, help="auto, bfloat16, float16 or float32 (vllm)."),
     concurrency: Optional[int] = typer.Option(None, help="Requests in flight."),
+    option: list[str] = typer.Option([], "--option", help="Any other engine option, KEY=VALUE (e.g. enforce_eager=true, gpu_memory_utilization=0.85). Repeatable."),
+    executor: Executor = typer.Option(Executor.local, help="local: this process; ray: model workers on a Ray cluster."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster address (--executor ray; default: start or join a local one)."),
+    workers: int = typer.Option(2, min=1, help="Ray workers, each with its own engine (--executor ray)."),
     quiet: bool = QUIET,
     as_json: bool = JSON,
 ) -> None:
@@ -42,49 +82,33 @@ def evaluate(
 
       rfactory eval --model vllm:models/sky-t1-32b --bench aime2024 --bench math500 -n 16
 
-      rfactory eval --model openai:deepseek-reasoner --bench my_eval.jsonl:question --answer-column answer
+      rfactory eval --model openai:deepseek-reasoner --bench gpqa-diamond -n 8 --out evals/r1
+
+      rfactory eval --model vllm:models/student --bench livecodebench --release release_v6 --dates 2025-01.. --select tests
 
       rfactory eval compare evals/base evals/sft-round1
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ..eval.results import ModelInfo, answers_by_problem, benchmark_result, results
-    from ..eval.report import markdown, print_report
-    from ..eval.run import folder_name, generate_all, load, open_run, recipe_for
-    from ..progress import Progress, print_summary
-    from ..teachers import build_teacher
-    from ..verify import verify_run
-    from rfactory.verifiers.math.groups import answer_groups
+    from ..eval.evaluate import EvalRequest, evaluate as run_eval
+    from ..eval.report import print_report
+    from ..eval.run import folder_name
+    from ..progress import print_summary
 
     mode = output_mode(quiet, as_json)
     if not model:
         raise UserError("eval: --model is required, e.g. --model vllm:models/sft or --model llamacpp:smollm2")
     if not bench:
-        raise UserError("eval: name at least one --bench (math500, aime2024, aime2025, amc23, a file or a Hub dataset)")
-    options = {k: v for k, v in {"base_url": base_url, "tensor_parallel_size": tensor_parallel,
-                                 "max_model_len": max_model_len, "dtype": dtype}.items() if v is not None}
+        raise UserError(f"eval: name at least one --bench ({', '.join(EVAL_BENCHMARKS)}, a file or a Hub dataset)")
+    options = engine_options(option) | {k: v for k, v in {
+        "base_url": base_url, "tensor_parallel_size": tensor_parallel, "max_model_len": max_model_len,
+        "dtype": dtype}.items() if v is not None}
     root = out or Path("evals") / folder_name(model)
-    engine = build_teacher(model, options)
-    loaded = [load(arg, root, answer_column) for arg in bench]
-    sampling = {"samples": samples, "temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "seed": seed}
-    jobs = []
-    for b in loaded:
-        recipe = recipe_for(b, root, model, options, sampling, concurrency)
-        jobs.append((recipe, open_run(recipe, engine, root)))
-    generate_all(jobs, engine, mode)
-    scored = []
-    for (recipe, run), b in zip(jobs, loaded):
-        progress = Progress(mode, f"verify {recipe.name}", run.record_count(), "pass")
-        try:
-            verify_run(run, progress)
-        finally:
-            progress.close()
-        groups = answer_groups(answers_by_problem(run), recipe.verifier.timeout_s, workers=1)
-        scored.append(benchmark_result(run, b, recipe, groups))
-    res = results(ModelInfo(spec=model, identity=engine.identity(), engine=engine.engine(),
-                            options=engine.public_options()), scored)
-    write_json_atomic(root / "results.json", json.loads(res.model_dump_json()))
-    (root / "report.md").write_text(markdown(res) + "\n", encoding="utf-8")
+    res = run_eval(EvalRequest(
+        model=model, benches=bench, out=root, options=options, samples=samples, temperature=temperature, top_p=top_p,
+        max_tokens=max_tokens, seed=seed, concurrency=concurrency, answer_column=answer_column, release=release,
+        dates=_dates(dates), select=[s.value for s in select],
+        ray=(address, workers) if executor is Executor.ray else None), mode)
     if mode == "json":
         print_summary(mode, "", json.loads(res.model_dump_json()))
     elif mode == "rich":
@@ -101,19 +125,11 @@ def compare(
     """A minus B on every benchmark both scored, paired problem by problem, with its 95% interval."""
     from rich.console import Console
 
+    from ..eval.evaluate import read_results
     from ..eval.report import comparison_table
-    from ..eval.results import EvalResults, compare as paired
+    from ..eval.results import compare as paired
 
-    def read(path: Path) -> EvalResults:
-        file = path / "results.json" if path.is_dir() else path
-        try:
-            return EvalResults.model_validate_json(file.read_text(encoding="utf-8"))
-        except OSError:
-            raise UserError(f"{file}: no results.json; run `rfactory eval ... --out {path}` first") from None
-        except ValueError as e:
-            raise UserError(f"{file}: not an rfactory eval result ({str(e).splitlines()[0]})") from None
-
-    rows = paired(read(a), read(b))
+    rows = paired(read_results(a), read_results(b))
     if not rows:
         raise UserError(f"{a} and {b} share no benchmark")
     if as_json:

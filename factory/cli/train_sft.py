@@ -84,6 +84,11 @@ def train_sft(
     lora: Optional[bool] = typer.Option(None, "--lora/--no-lora", help="Train LoRA adapters instead of all weights."),
     gpu_memory: Optional[float] = typer.Option(None, help="GB per GPU for the memory check (default: the GPU's own)."),
     push_to: Optional[str] = typer.Option(None, "--push-to", help="Hub model repo ORG/NAME for the trained model."),
+    eval_benches: Optional[str] = typer.Option(None, "--eval", help="Benchmarks to score each saved checkpoint on after training, comma-separated (aime2024,math500); the curve goes to OUT/evals/."),
+    eval_engine: str = typer.Option("vllm", help="Backend that serves each checkpoint for --eval."),
+    eval_samples: Optional[int] = typer.Option(None, help="Samples per problem for --eval (default: each benchmark's)."),
+    eval_max_tokens: Optional[int] = typer.Option(None, help="Max new tokens per sample for --eval."),
+    eval_option: list[str] = typer.Option([], "--eval-option", help="Engine option KEY=VALUE for --eval (e.g. dtype=float32). Repeatable."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (examples, tokens, steps, memory per GPU) and stop."),
     quiet: bool = QUIET,
     as_json: bool = JSON,
@@ -97,6 +102,8 @@ def train_sft(
       rfactory train-sft --recipe sft/sky-t1-32b --data runs/m1 --dry-run
 
       rfactory train-sft --recipe sft/openthinker-7b --data my-org/math-traces --data runs/c1=2 --gpus 8
+
+      rfactory train-sft --recipe sft/openthinker-7b --data runs/m1 --eval aime2024,math500   # scores each checkpoint
     """
     from ..sft.launch import first_process, launch_command, launched, needs_launch
     from ..sft.recipe import LoraConfig, load_sft_recipe, parse_data_flag
@@ -134,11 +141,36 @@ def train_sft(
     from ..sft.train import claim_output, finished, output_dir, train
 
     out_dir = output_dir(spec)
+    benches = [b.strip() for b in (eval_benches or "").split(",") if b.strip()]
+    if benches and spec.lora is not None:
+        raise UserError("--eval: LoRA checkpoints hold adapters only; merge them into the model first, then "
+                        "`rfactory eval` the merged folder")
+    eval_args = [*(a for pair in eval_option for a in ("--option", pair)),
+                 *(["-n", str(eval_samples)] if eval_samples else []),
+                 *(["--max-tokens", str(eval_max_tokens)] if eval_max_tokens else [])]
+
+    def scored() -> dict[str, Any]:
+        """The checkpoints' scores, as a summary's `evals` entry (nothing without --eval)."""
+        if not benches or not main or launched():
+            return {}
+        import gc
+
+        import torch
+
+        from ..checkpoint_evals import score_checkpoints
+
+        gc.collect()  # the trainer's model is gone: give its GPU memory back before an engine asks for it
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        points = score_checkpoints(out_dir, benches, eval_engine, eval_args, quiet=mode != "rich")
+        return {"evals": {"curve": str(out_dir / "evals" / "curve.json"),
+                          **{f"{p.checkpoint} {p.benchmark}": f"{100 * p.avg_at_n:.1f} (n={p.n})" for p in points}}}
+
     if not dry_run:
         done = finished(out_dir, spec)
         if done is not None:
-            if main:
-                print_summary(mode, "train-sft (already finished)", done)
+            if main:  # a stopped training resumes its evals too
+                print_summary(mode, "train-sft (already finished)", done | scored())
             return
     if launched():
         from accelerate import PartialState
@@ -166,7 +198,9 @@ def train_sft(
         code = subprocess.call(launch_command(spec, argv, node_rank, main_address, cuda))
         if code:
             raise UserError(f"training processes exited with status {code}; see their output above")
+        if evals := scored():  # here, after every training process has exited and freed its GPU
+            print_summary(mode, "train-sft evals", evals["evals"])
         return
     summary = train(prepared, mode)
     if main:
-        print_summary(mode, "train-sft", summary)
+        print_summary(mode, "train-sft", summary | scored())

@@ -24,7 +24,7 @@ def _ks(r: BenchmarkResult) -> list[int]:
 
 def table(res: EvalResults) -> Table:
     t = Table(title=f"{res.model.spec}  ({res.model.engine})")
-    for column in ("benchmark", "n", "avg@n (95% CI)", "pass@k", "maj@n", "wrong / no answer / unparsed / timeout",
+    for column in ("benchmark", "n", "avg@n (95% CI)", "pass@k", "maj@n", "wrong / no answer / unparsed / timeout / crashed",
                    "truncated", "set"):
         t.add_column(column)
     for r in res.benchmarks:
@@ -33,20 +33,47 @@ def table(res: EvalResults) -> Table:
         passes = " ".join(f"@{k} {_pct(s.pass_at[k])}" for k in _ks(r) if k > 1) or "-"
         o = r.outcomes
         t.add_row(f"{r.benchmark} ({r.problems})", str(r.samples), ci, passes, _pct(s.maj_at[r.samples]) if s.maj_at else "-",
-                  f"{o.wrong_answer} / {o.no_answer} / {o.unparsed} / {o.timeout}", str(o.truncated), r.content_hash)
+                  f"{o.wrong_answer} / {o.no_answer} / {o.unparsed} / {o.timeout} / {o.crashed}", str(o.truncated), r.content_hash)
     return t
+
+
+_LABELS = {"majority": "majority vote", "verifier": "oracle (any right)", "tests": "chosen by public tests"}
+
+
+def selection_table(res: EvalResults) -> Table | None:
+    rows = [(r, name, curve) for r in res.benchmarks for name, curve in r.selection.items()]
+    if not rows:
+        return None
+    ks = sorted({k for r, _, _ in rows for k in _ks(r)})
+    t = Table(title="best of n: accuracy with the first n samples")
+    for column in ("benchmark", "strategy", *(f"n={k}" for k in ks)):
+        t.add_column(column)
+    for r, name, curve in rows:
+        t.add_row(r.benchmark, _LABELS[name], *(_pct(curve[k]) if k in curve else "" for k in ks))
+    return t
+
+
+def scaling_plots(res: EvalResults) -> dict[str, bytes]:
+    """file name → PNG of accuracy against n, for each benchmark scored with `--select`."""
+    from ..plots import scaling_curves
+
+    return {f"scaling-{r.benchmark}.png": scaling_curves({_LABELS[k]: v for k, v in r.selection.items()},
+                                                         f"{r.benchmark}: best of n ({res.model.spec})")
+            for r in res.benchmarks if r.selection}
 
 
 def print_report(res: EvalResults) -> None:
     console = Console()
     console.print(table(res))
+    if (best := selection_table(res)) is not None:
+        console.print(best)
     for r in res.benchmarks:
         for w in r.warnings:
             console.print(f"[yellow]warning[/yellow] {r.benchmark}: {w}")
 
 
-def markdown(res: EvalResults) -> str:
-    """`report.md`: what a model card can carry."""
+def markdown(res: EvalResults, plots: list[str] = ()) -> str:
+    """`report.md`: what a model card can carry; `plots`: the scaling plots beside it."""
     out = [f"# Evaluation of `{res.model.spec}`", "",
            f"Engine: {res.model.engine}. rfactory {res.rfactory_version}, {res.created_at:%Y-%m-%d}.", "",
            "| benchmark | problems | n | avg@n | 95% interval | pass@n | maj@n | temperature | max tokens | problem set |",
@@ -64,9 +91,21 @@ def markdown(res: EvalResults) -> str:
         o = r.outcomes
         out += [f"## {r.benchmark}", "",
                 f"{o.right} right, {o.wrong_answer} wrong answers, {o.no_answer} without an answer, {o.unparsed} "
-                f"unparsed, {o.timeout} timeouts; {o.truncated} stopped at the token limit. Seed noise ±"
-                f"{_pct(r.seed_noise)} points.", ""]
+                f"unparsed, {o.timeout} timeouts, {o.crashed} programs that crashed; {o.truncated} stopped at the "
+                f"token limit. Seed noise ±{_pct(r.seed_noise)} points.", ""]
         out += [f"- warning: {w}" for w in r.warnings] + ([""] if r.warnings else [])
+        if r.selection:
+            ks = _ks(r)
+            out += ["Best of n, with the first n samples of each problem: a majority vote picks the answer most "
+                    "samples share; the oracle is right when any sample is (no selector does better); chosen by "
+                    "public tests submits the candidate passing most of the tests the problem shows, scored on all "
+                    "of its tests.", "", "| strategy | " + " | ".join(f"n={k}" for k in ks) + " |",
+                    "|---|" + "---|" * len(ks)]
+            out += [f"| {_LABELS[name]} | " + " | ".join(_pct(curve[k]) for k in ks) + " |"
+                    for name, curve in r.selection.items()]
+            out.append("")
+        if (plot := f"scaling-{r.benchmark}.png") in plots:
+            out += [f"![{r.benchmark}: accuracy against n]({plot})", ""]
     return "\n".join(out)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,6 +22,7 @@ from ..recipe import Recipe
 from ..runstore import Run
 from ..scoring import Difference, Scores, paired_difference, score
 from ..verify import judged_samples
+from .selection import selection_curves
 
 # Sampling noise (between seeds) of avg@n above this many points earns a warning with the n
 # that would bring it under: AIME at n = 1 moves by about 8 points from one seed to the next.
@@ -35,12 +37,15 @@ class Outcomes(BaseModel):
     no_answer: int
     unparsed: int  # the answer (or the reference) could not be read
     timeout: int
+    crashed: int = 0  # code that raised, ran out of memory or printed without end
     truncated: int  # stopped at max_tokens (counted within the others too)
     missing: int  # generation failed: not scored, and the run is incomplete
+    sandbox_error: int = 0  # the sandbox failed, not the program: not scored either
 
 
 class BenchmarkResult(BaseModel):
     benchmark: str
+    kind: str = "math"  # math, choice or code: the verifier that judged it
     repo: str
     revision: str | None
     content_hash: str
@@ -53,36 +58,53 @@ class BenchmarkResult(BaseModel):
     scores: Scores
     seed_noise: float  # the standard deviation of avg@n between seeds, from the observed rates
     outcomes: Outcomes
+    selection: dict[str, dict[int, float]] = {}  # best-of-n strategy → k → accuracy (`--select`)
+    choice_seeds: dict[str, int] | None = None  # choice: each problem's option-shuffle seed
     warnings: list[str]
 
 
-_UNPARSED = ("parse_error", "gold_unparseable")
+_STATUSES = {"right": ("correct", "passed"), "wrong_answer": ("mismatch", "wrong_answer"),
+             "no_answer": ("no_answer", "no_code"), "unparsed": ("parse_error", "gold_unparseable"),
+             "timeout": ("timeout",), "crashed": ("runtime_error", "memory_limit", "output_limit")}
+_UNSCORED = ("generation_failed", "sandbox_error")  # no verdict on the model: missing, not wrong
 
 
-def benchmark_result(run: Run, bench: LoadedBenchmark, recipe: Recipe, groups: dict[str, dict[str, str]]) -> BenchmarkResult:
-    """`groups`: each problem's distinct answers → their group (`verifiers.math.groups`), for maj@k."""
+def benchmark_result(run: Run, bench: LoadedBenchmark, recipe: Recipe, groups: dict[str, dict[str, str]] | None,
+                     select: Sequence[str] = ()) -> BenchmarkResult:
+    """`groups`: each problem's distinct answers → their group (`verifiers.math.groups`), for maj@k;
+    None: an answer is its own group (a choice letter), or, for code, there is no vote."""
+    code = bench.definition.kind == "code"
     correct: dict[str, list[tuple[int, bool, str | None]]] = {}
     counts: Counter[str] = Counter()
     for row, verdict in judged_samples(run, ["status", "finish_reason", "truncated"]):
-        if verdict["status"] == "generation_failed":
-            counts["missing"] += 1
+        if verdict["status"] in _UNSCORED:
+            counts[verdict["status"]] += 1
             continue
         counts[verdict["status"]] += 1
         counts["truncated"] += bool(row["truncated"])
         answer = verdict["extracted"]
-        group = groups.get(row["problem_id"], {}).get(" ".join(answer.split())) if answer else None
+        if not answer or code:
+            group = None
+        elif groups is None:
+            group = answer
+        else:
+            group = groups.get(row["problem_id"], {}).get(" ".join(answer.split()))
         correct.setdefault(row["problem_id"], []).append((row["sample_index"], bool(verdict["passed"]), group))
-    matrix = {pid: [ok for _, ok, _ in sorted(v)] for pid, v in correct.items()}
-    answer_groups = {pid: [g for _, _, g in sorted(v)] for pid, v in correct.items()}
-    scores = score(matrix, answer_groups)
+    correct = {pid: sorted(v) for pid, v in correct.items()}
+    matrix = {pid: [ok for _, ok, _ in v] for pid, v in correct.items()}
+    answer_groups = {pid: [g for _, _, g in v] for pid, v in correct.items()}
+    scores = score(matrix, None if code else answer_groups)
     n = scores.samples_min
     spread = sum(r * (1 - r) for r in scores.rates.values())
     noise = math.sqrt(spread / n) / scores.problems if scores.problems else 0.0
     warnings = []
     unanswered = len(bench.problems) - len(matrix)
-    if counts["missing"] or unanswered:
-        warnings.append(f"{counts['missing']} samples failed to generate ({unanswered} problems have none): "
+    if counts["generation_failed"] or unanswered:
+        warnings.append(f"{counts['generation_failed']} samples failed to generate ({unanswered} problems have none): "
                         "run the same command again to finish the run")
+    if counts["sandbox_error"]:
+        warnings.append(f"{counts['sandbox_error']} samples were not judged: the sandbox failed (not the programs); "
+                        f"see `rfactory inspect {run.root}`")
     if noise > NOISE_WARNING:
         needed = math.ceil(spread / (NOISE_WARNING * scores.problems) ** 2)
         warnings.append(f"n = {n} is too few for {scores.problems} problems: avg@{n} moves by about "
@@ -91,12 +113,15 @@ def benchmark_result(run: Run, bench: LoadedBenchmark, recipe: Recipe, groups: d
     s = recipe.sampling
     d = bench.definition
     return BenchmarkResult(
-        benchmark=d.name, repo=d.repo, revision=bench.revision, content_hash=bench.content_hash,
+        benchmark=d.name, kind=d.kind, repo=d.repo, revision=bench.revision, content_hash=bench.content_hash,
         problems=len(bench.problems), samples=n, temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens,
         seed=s.seed, scores=scores, seed_noise=noise,
-        outcomes=Outcomes(right=counts["correct"], wrong_answer=counts["mismatch"], no_answer=counts["no_answer"],
-                          unparsed=sum(counts[k] for k in _UNPARSED), timeout=counts["timeout"],
-                          truncated=counts["truncated"], missing=counts["missing"]),
+        outcomes=Outcomes(**{field: sum(counts[k] for k in ks) for field, ks in _STATUSES.items()},
+                          truncated=counts["truncated"], missing=counts["generation_failed"],
+                          sandbox_error=counts["sandbox_error"]),
+        selection=selection_curves(select, run, bench, recipe, scores, {p: [(i, ok) for i, ok, _ in v]
+                                                                         for p, v in correct.items()}) if select else {},
+        choice_seeds={p.id: p.choice_seed for p in bench.problems} if d.kind == "choice" else None,
         warnings=warnings,
     )
 

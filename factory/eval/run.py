@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,9 @@ from ..benchmarks import BenchmarkDef, LoadedBenchmark, load_eval_benchmark, res
 from ..errors import UserError
 from ..generate import generate
 from ..progress import Mode, Progress
-from ..recipe import Columns, OutputConfig, ProblemsConfig, PromptConfig, Recipe, SamplingConfig, TeacherConfig
-from ..runstore import Run, write_json_atomic
+from ..recipe import (Columns, OutputConfig, ProblemsConfig, PromptConfig, Recipe, SamplingConfig, TeacherConfig,
+                      VerifierConfig)
+from ..runstore import PartWriter, Run, write_json_atomic
 from ..teachers import Teacher
 
 
@@ -28,15 +31,22 @@ def folder_name(name: str) -> str:
     return re.sub(r"[^\w.-]+", "--", name).strip("-") or "benchmark"
 
 
-def load(arg: str, root: Path, answer_column: str | None = None) -> LoadedBenchmark:
+def load(arg: str, root: Path, answer_column: str | None = None, release: str | None = None,
+         dates: tuple[str | None, str | None] | None = None) -> LoadedBenchmark:
     """The benchmark named `arg`: from its folder under `root` if an earlier eval made one, else
-    read now (the Hub, or a file) and written there."""
+    read now (the Hub, or a file) and written there. A LiveCodeBench window of its own gets a
+    folder of its own."""
     spec, _ = resolve(arg, "--bench")
-    folder = root / folder_name(spec.name)
+    name = spec.name
+    if release or dates:
+        start, end = dates or spec.dates or (None, None)
+        name = f"{spec.name}-{release or spec.release}-{start or 'start'}..{end or 'end'}"
+    folder = root / folder_name(name)
     stored = folder / "benchmark.json"
     if stored.is_file():
         return LoadedBenchmark.model_validate_json(stored.read_text(encoding="utf-8"))
-    bench = load_eval_benchmark(arg, answer_column)
+    bench = load_eval_benchmark(arg, answer_column, release, dates)
+    bench.definition.name = name
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(stored, json.loads(bench.model_dump_json()))
     return bench
@@ -57,12 +67,17 @@ def recipe_for(bench: LoadedBenchmark, root: Path, teacher: str, options: dict[s
         problems.write_text("".join(p.model_dump_json() + "\n" for p in bench.problems), encoding="utf-8")
     chosen = {"samples": d.samples, "temperature": d.temperature, "top_p": d.top_p, "max_tokens": d.max_tokens,
               "seed": 0} | {k: v for k, v in sampling.items() if v is not None}
+    code = d.kind == "code"
     return Recipe(
         name=folder_name(d.name),
-        problems=ProblemsConfig(source=str(problems.resolve()), columns=Columns(id="id", problem="problem", answer="answer")),
+        domain={"math": "math", "choice": "science", "code": "code"}[d.kind],
+        problems=ProblemsConfig(source=str(problems.resolve()), columns=Columns(
+            id="id", problem="problem", answer="answer", starter_code="starter_code" if code else None)),
         teacher=TeacherConfig(spec=teacher, options=options, concurrency=concurrency),
         prompt=PromptConfig(teacher_system=None, user_template=_prompt(d.prompt), dataset_system=_prompt("reasoning_system.txt")),
         sampling=SamplingConfig(**chosen),
+        # LiveCodeBench's own harness gives each test 6 s
+        verifier=VerifierConfig(name=d.kind, timeout_s=6.0 if code else VerifierConfig().timeout_s),
         output=OutputConfig(require_thought=False),  # an eval scores answers; its dataset is incidental
     )
 
@@ -75,21 +90,27 @@ def open_run(recipe: Recipe, engine: Teacher, root: Path) -> Run:
     return Run.create_or_resume(folder, stored, fingerprint)
 
 
-async def _generate_all(jobs: list[tuple[Recipe, Run]], engine: Teacher, mode: Mode) -> list[dict[str, Any]]:
+@contextmanager
+def _job(recipe: Recipe, run: Run, mode: Mode) -> Iterator[tuple[PartWriter, set[int], Progress]]:
+    writer = run.writer()
+    try:
+        done = run.done_keys()
+        total = max(0, len(_problem_ids(recipe)) * recipe.sampling.samples - len(done))
+        progress = Progress(mode, f"eval {recipe.name}", total, "ok")
+        try:
+            yield writer, done, progress
+        finally:
+            progress.close()
+    finally:
+        writer.close()
+
+
+async def _generate_here(jobs: list[tuple[Recipe, Run]], engine: Teacher, mode: Mode) -> list[dict[str, Any]]:
     summaries = []
     try:
         for recipe, run in jobs:
-            writer = run.writer()
-            try:
-                done = run.done_keys()
-                total = max(0, len(_problem_ids(recipe)) * recipe.sampling.samples - len(done))
-                progress = Progress(mode, f"eval {recipe.name}", total, "ok")
-                try:
-                    summaries.append(await generate(recipe, engine, writer, done, progress))
-                finally:
-                    progress.close()
-            finally:
-                writer.close()
+            with _job(recipe, run, mode) as (writer, done, progress):
+                summaries.append(await generate(recipe, engine, writer, done, progress))
     finally:
         await engine.aclose()
     return summaries
@@ -100,8 +121,18 @@ def _problem_ids(recipe: Recipe) -> list[str]:
         return [json.loads(line)["id"] for line in f if line.strip()]
 
 
-def generate_all(jobs: list[tuple[Recipe, Run]], engine: Teacher, mode: Mode) -> list[dict[str, Any]]:
-    """Every benchmark's pending pairs, one engine for all of them (started once)."""
+def generate_all(jobs: list[tuple[Recipe, Run]], engine: Teacher, mode: Mode,
+                 ray: tuple[str | None, int] | None = None) -> list[dict[str, Any]]:
+    """Every benchmark's pending pairs: here, on one engine for all of them (started once), or on
+    Ray workers (`ray`: the cluster address and the worker count), each with its own engine."""
     if not jobs:
         raise UserError("eval: no benchmark to run (give --bench)")
-    return asyncio.run(_generate_all(jobs, engine, mode))
+    if ray is None:
+        return asyncio.run(_generate_here(jobs, engine, mode))
+    from ..ray_executor import generate_on_ray  # Ray loads only for this executor
+
+    summaries = []
+    for recipe, run in jobs:
+        with _job(recipe, run, mode) as (writer, done, progress):
+            summaries.append(generate_on_ray(recipe, engine, writer, done, progress, *ray))
+    return summaries

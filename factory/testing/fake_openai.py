@@ -17,6 +17,8 @@ Faults are keyed by tags in the problem text so a test can mix them in one run:
   [think]      puts the reasoning in <think>…</think> inside content instead of reasoning_content
   [nothink]    answers with no reasoning at all (a model that does not think)
   [emptythink] an empty <think></think> before the answer (a model that skipped its thinking)
+  [code]       the answer is a Python program (a literal \\n in it a newline), sent in a
+               ```python block instead of a box: [code][answers=print(1)|print(2)]
 Run it alone: python -m rfactory.testing.fake_openai --port 8000
 """
 
@@ -68,7 +70,9 @@ class FakeOpenAI:
             choices = m.group(1).split("|")
             answer = choices[seeds.index(body.get("seed")) % len(choices)]
         reasoning = "Let me work through this carefully.\n\nThe key step gives the result."
-        if "[length]" in text:
+        if "[code]" in text:
+            content, finish = "```python\n" + answer.replace("\\n", "\n") + "\n```", "stop"
+        elif "[length]" in text:
             content, finish = "So the answer is \\boxed{" + answer, "length"
         else:
             content, finish = f"The answer is $\\boxed{{{answer}}}$.", "stop"

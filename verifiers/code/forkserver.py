@@ -203,6 +203,10 @@ def _plain(value):
 _dumps = json.JSONEncoder(allow_nan=True).encode
 
 
+_LEETCODE_PRELUDE = ("from typing import *\nfrom collections import *\nfrom itertools import *\nfrom functools import *\n"
+                     "from heapq import *\nfrom bisect import *\nimport math, string, re\n")
+
+
 def _harness(request: dict) -> None:
     """Run the program the way its tests need.
 
@@ -212,6 +216,8 @@ def _harness(request: dict) -> None:
     checker, a separate process that holds the tests; their text never enters this process."""
     mode = request["mode"]
     namespace = {"__name__": "__main__" if mode == "stdio" else "solution", "__builtins__": __builtins__}
+    if mode == "call":  # LeetCode's judge (and LiveCodeBench's) has these names in scope: `List[int]` needs no import
+        exec(_LEETCODE_PRELUDE, namespace)
     exec(compile(request.pop("code"), "solution.py", "exec"), namespace)
     if mode == "stdio":
         return
