@@ -1,4 +1,5 @@
-"""Publish an exported folder to a Hub dataset repo in one commit, the way `datasets.push_to_hub` does.
+"""Publish an exported folder to a Hub dataset repo in one commit, the way `datasets.push_to_hub` does;
+and put an eval report into a model repo's card (`publish_card_section`), also in one commit.
 
 create the repo if needed → read what its head holds → one `create_commit` with every changed
 file and the deletion of stale shards, guarded by `parent_commit`. Readers see the old dataset
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
-from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.hf_api import RepoFile
 
 from . import __version__
@@ -89,16 +92,32 @@ def _explain(e: Exception, repo: str, endpoint: str) -> str:
     return f"network failure talking to {endpoint} after retries ({reason}); nothing was published. Run the same push again to resume"
 
 
-def publish(folder: Path, repo: str, private: bool = False, create_pr: bool = False,
-            message: str = "Publish with rfactory") -> PublishReport:
+def _api(repo: str) -> tuple[HfApi, str]:
     token = get_token()  # HF_TOKEN, else the login cache
     if not token:
         raise UserError("no Hugging Face token: set HF_TOKEN or log in with `hf auth login`")
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise UserError(f"--repo {repo!r}: expected ORG/NAME")
-    api = HfApi(token=token, library_name="rfactory", library_version=__version__)
-    local = {str(p.relative_to(folder)): p for p in sorted(folder.rglob("*")) if p.is_file()}
+    return HfApi(token=token, library_name="rfactory", library_version=__version__), token
+
+
+@contextmanager
+def _one_line(api: HfApi, token: str, repo: str) -> Iterator[None]:
+    """Every way the Hub or the network says no, as one line scrubbed of the token."""
     try:
+        yield
+    except (HfHubHTTPError, httpx2.TransportError, RuntimeError) as e:
+        cause = _hub_cause(e)
+        if cause is None:
+            raise
+        raise UserError(_explain(cause, repo, api.endpoint).replace(token, "***")) from None
+
+
+def publish(folder: Path, repo: str, private: bool = False, create_pr: bool = False,
+            message: str = "Publish with rfactory") -> PublishReport:
+    api, token = _api(repo)
+    local = {str(p.relative_to(folder)): p for p in sorted(folder.rglob("*")) if p.is_file()}
+    with _one_line(api, token, repo):
         url = str(api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True))
         parent = api.repo_info(repo, repo_type="dataset").sha
         remote = {e.path: e for e in api.list_repo_tree(repo, repo_type="dataset", revision=parent, recursive=True)
@@ -115,10 +134,37 @@ def publish(folder: Path, repo: str, private: bool = False, create_pr: bool = Fa
         operations = [CommitOperationAdd(p, str(local[p])) for p in changed] + [CommitOperationDelete(p) for p in stale]
         info = api.create_commit(repo, operations, commit_message=message, repo_type="dataset",
                                  parent_commit=parent, create_pr=create_pr)
-    except (HfHubHTTPError, httpx2.TransportError, RuntimeError) as e:
-        cause = _hub_cause(e)
-        if cause is None:
-            raise
-        raise UserError(_explain(cause, repo, api.endpoint).replace(token, "***")) from None
     return PublishReport(repo=repo, url=url, commit=info.oid, changed=True, added=len(changed), deleted=len(stale),
+                         pull_request=info.pr_url)
+
+
+SECTION_START, SECTION_END = "<!-- rfactory:eval -->", "<!-- /rfactory:eval -->"
+
+
+def with_section(card: str, section: str) -> str:
+    """A model card with rfactory's section in it: replacing the one an earlier push put there,
+    else after everything the card's authors wrote, which stays as it was."""
+    block = f"{SECTION_START}\n{section.strip()}\n{SECTION_END}"
+    head, found, rest = card.partition(SECTION_START)
+    if found and SECTION_END in rest:
+        return head + block + rest.partition(SECTION_END)[2]
+    return card.rstrip() + ("\n\n" if card.strip() else "") + block + "\n"
+
+
+def publish_card_section(repo: str, section: str, files: dict[str, Path], create_pr: bool = False,
+                         message: str = "rfactory: evaluation") -> PublishReport:
+    """One commit to a model repo: `section` into its README (see `with_section`) and `files`
+    (repo path → local file) beside it. The model's own files are never touched."""
+    api, token = _api(repo)
+    with _one_line(api, token, repo):
+        url = str(api.create_repo(repo, repo_type="model", exist_ok=True))
+        parent = api.repo_info(repo).sha
+        try:
+            card = Path(api.hf_hub_download(repo, "README.md", revision=parent)).read_text(encoding="utf-8")
+        except EntryNotFoundError:
+            card = ""
+        operations = [CommitOperationAdd("README.md", with_section(card, section).encode()),
+                      *(CommitOperationAdd(name, str(path)) for name, path in files.items())]
+        info = api.create_commit(repo, operations, commit_message=message, parent_commit=parent, create_pr=create_pr)
+    return PublishReport(repo=repo, url=url, commit=info.oid, changed=True, added=len(operations), deleted=0,
                          pull_request=info.pr_url)

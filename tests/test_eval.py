@@ -186,3 +186,31 @@ def test_the_embedded_engine_end_to_end(tmp_path: Path):
     assert len(verdicts) == 4 and r["outcomes"]["right"] == sum(v["passed"] for v in verdicts)
     assert r["scores"]["avg_at_n"]["mean"] == pytest.approx(sum(v["passed"] for v in verdicts) / 4)
     assert res["model"]["engine"].startswith("llama-cpp-python ")
+
+
+def test_push_puts_the_report_into_the_model_card_and_replaces_it_on_the_next_push(tmp_path: Path):
+    from rfactory.testing.fake_hub import MODEL, FakeHub
+
+    bench_file(tmp_path)
+    card = "---\nlicense: mit\n---\n# My model\n\nTrained with care.\n"
+    with FakeOpenAIThread() as api, FakeHub() as hub:
+        hub.add_repo(MODEL + "me/student", {"README.md": card.encode(), "model.safetensors": b"weights"})
+        env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": hub.token, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(tmp_path / "hf")}
+        json_out(eval_cli(api, tmp_path, "--json", "--select", "majority"))
+        first = json_out(run_cli("eval", "push", "evals/m", "--repo", "me/student", "--json", cwd=tmp_path, env=env))
+        files = hub.files(MODEL + "me/student")
+        readme = files["README.md"].decode()
+        assert readme.startswith(card) and "## Evaluation of `openai:fake`" in readme and "### bench.jsonl" in readme
+        assert "![bench.jsonl: accuracy against n](evals/scaling-bench.jsonl.png)" in readme
+        assert files["evals/scaling-bench.jsonl.png"] == (tmp_path / "evals/m/scaling-bench.jsonl.png").read_bytes()
+        assert json.loads(files["evals/results.json"]) == json.loads((tmp_path / "evals/m/results.json").read_text())
+        assert files["model.safetensors"] == b"weights" and first["commit"] == hub.repos[MODEL + "me/student"].head[0]
+        # a second eval of the same model: its section replaces the first, the authors' text stays
+        json_out(eval_cli(api, tmp_path, "--json", out="evals/m2", n=2))
+        json_out(run_cli("eval", "push", "evals/m2", "--repo", "me/student", "--json", cwd=tmp_path, env=env))
+        readme = hub.files(MODEL + "me/student")["README.md"].decode()
+        assert readme.count("<!-- rfactory:eval -->") == 1 and readme.startswith(card) and "| bench.jsonl | 4 | 2 |" in readme
+        no_token = run_cli("eval", "push", "evals/m", "--repo", "me/student", cwd=tmp_path,
+                           env={**env, "HF_TOKEN": "", "HF_HOME": str(tmp_path / "empty")})
+        assert no_token.returncode == 2 and no_token.stderr.strip() == \
+            "error: no Hugging Face token: set HF_TOKEN or log in with `hf auth login`"

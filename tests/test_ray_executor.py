@@ -115,3 +115,23 @@ def test_cpu_engines_get_cores_of_their_own(tmp_path: Path):
                                "--executor", "ray", "--workers", "2", cwd=tmp_path))
     assert summary["new_samples"] == 12 and summary["failed"] == 0
     assert sorted(_keys(tmp_path / "run1")) == sorted((f"e{i}", s) for i in range(6) for s in range(2))
+
+
+def test_eval_on_ray_workers_scores_as_a_local_eval_does(tmp_path: Path):
+    # two benchmarks, each an ordinary run generated on the same two workers
+    for name, answers in (("one.jsonl", "5|5|4|5"), ("two.jsonl", "1|7|7|1")):
+        write_jsonl(tmp_path / name, [{"id": f"p{i}", "problem": f"Problem {i} [answers={answers}]", "answer": "5" if
+                                       name == "one.jsonl" else "7"} for i in range(20)])
+    with FakeOpenAIThread() as server:
+        args = ["eval", "--model", "openai:fake", "--base-url", server.base_url, "--bench", "one.jsonl", "--bench",
+                "two.jsonl", "-n", "4", "--json"]
+        on_ray = json_out(run_cli(*args, "--out", "ray", "--executor", "ray", "--workers", "2", cwd=tmp_path))
+        local = json_out(run_cli(*args, "--out", "local", cwd=tmp_path))
+    def counted(res):  # which sample got which planted answer depends on arrival order; the counts do not
+        return [(s["avg_at_n"], s["pass_at"], s["rates"], s["maj_at"]["4"]) for s in (r["scores"] for r in res["benchmarks"])]
+
+    assert counted(on_ray) == counted(local)
+    assert [r["scores"]["avg_at_n"]["mean"] for r in on_ray["benchmarks"]] == [0.75, 0.5]
+    for name in ("one.jsonl", "two.jsonl"):
+        keys = _keys(tmp_path / "ray" / name)
+        assert len(keys) == len(set(keys)) == 80  # every pair once

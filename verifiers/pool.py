@@ -73,20 +73,25 @@ def run_with_deadline(
     Results come in completion order; at most `workers` tasks are in flight, so memory stays flat.
     `teardown` runs in each worker before it exits normally (a killed one has its processes killed).
     """
-    pool = [_Worker(fn, teardown) for _ in range(max(1, workers))]
+    pool: list[_Worker] = []  # started as tasks arrive: a batch of three never pays for sixteen spawns
     pending = iter(tasks)
     exhausted = False
     try:
         while True:
-            for w in pool:
-                if w.task is None and not exhausted:
-                    nxt = next(pending, None)
-                    if nxt is None:
-                        exhausted = True
-                        break
-                    key, args = nxt
-                    w.conn.send(args)
-                    w.task = (key, time.monotonic() + timeout_s)
+            idle = [w for w in pool if w.task is None]
+            while not exhausted and (idle or len(pool) < max(1, workers)):
+                nxt = next(pending, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                if idle:
+                    w = idle.pop()
+                else:
+                    w = _Worker(fn, teardown)
+                    pool.append(w)
+                key, args = nxt
+                w.conn.send(args)
+                w.task = (key, time.monotonic() + timeout_s)
             busy = [w for w in pool if w.task is not None]
             if not busy:
                 return

@@ -139,3 +139,28 @@ def compare(
     for r in rows:
         if not r.same_problems:
             typer.echo(f"warning: {r.benchmark}: the two scored different problem sets; only shared problems are paired")
+
+
+@eval_app.command("push")
+def push(
+    folder: Path = typer.Argument(..., help="An eval folder (written by `rfactory eval --out`)."),
+    repo: str = typer.Option(..., "--repo", help="The model's Hub repo, ORG/NAME."),
+    create_pr: bool = typer.Option(False, "--create-pr", help="Open a pull request instead of committing to main."),
+    as_json: bool = JSON,
+) -> None:
+    """Put the eval's report into the model's card, in one commit: a section of README.md (replaced
+    by the next push, the rest of the card untouched) and `evals/` with results.json and the plots."""
+    from ..eval.evaluate import read_results
+    from ..eval.report import markdown
+    from ..publish import publish_card_section
+
+    res = read_results(folder)
+    plots = sorted(p.name for p in folder.glob("scaling-*.png"))
+    files = {f"evals/{name}": folder / name for name in ("results.json", "report.md", *plots)}
+    done = publish_card_section(repo, markdown(res, plots, depth=2, images="evals/"), files, create_pr=create_pr,
+                                message=f"rfactory eval: {', '.join(r.benchmark for r in res.benchmarks)}")
+    summary = {"repo": repo, "commit": done.commit, "files": done.added, "pull_request": done.pull_request}
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        typer.echo(f"eval report of {res.model.spec} on {done.pull_request or done.url} (commit {done.commit[:12]})")

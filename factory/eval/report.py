@@ -55,6 +55,8 @@ def selection_table(res: EvalResults) -> Table | None:
 
 def scaling_plots(res: EvalResults) -> dict[str, bytes]:
     """file name → PNG of accuracy against n, for each benchmark scored with `--select`."""
+    if not any(r.selection for r in res.benchmarks):
+        return {}  # and matplotlib is never imported
     from ..plots import scaling_curves
 
     return {f"scaling-{r.benchmark}.png": scaling_curves({_LABELS[k]: v for k, v in r.selection.items()},
@@ -72,9 +74,11 @@ def print_report(res: EvalResults) -> None:
             console.print(f"[yellow]warning[/yellow] {r.benchmark}: {w}")
 
 
-def markdown(res: EvalResults, plots: list[str] = ()) -> str:
-    """`report.md`: what a model card can carry; `plots`: the scaling plots beside it."""
-    out = [f"# Evaluation of `{res.model.spec}`", "",
+def markdown(res: EvalResults, plots: list[str] = (), depth: int = 1, images: str = "") -> str:
+    """`report.md`: what a model card can carry; `plots`: the scaling plots, found under `images`;
+    `depth`: the level of the top heading (2 inside a model card)."""
+    h = "#" * depth
+    out = [f"{h} Evaluation of `{res.model.spec}`", "",
            f"Engine: {res.model.engine}. rfactory {res.rfactory_version}, {res.created_at:%Y-%m-%d}.", "",
            "| benchmark | problems | n | avg@n | 95% interval | pass@n | maj@n | temperature | max tokens | problem set |",
            "|---|---|---|---|---|---|---|---|---|---|"]
@@ -89,7 +93,7 @@ def markdown(res: EvalResults, plots: list[str] = ()) -> str:
             "share of problems whose most common answer (grouped by the verifier's equivalence) is right.", ""]
     for r in res.benchmarks:
         o = r.outcomes
-        out += [f"## {r.benchmark}", "",
+        out += [f"{h}# {r.benchmark}", "",
                 f"{o.right} right, {o.wrong_answer} wrong answers, {o.no_answer} without an answer, {o.unparsed} "
                 f"unparsed, {o.timeout} timeouts, {o.crashed} programs that crashed; {o.truncated} stopped at the "
                 f"token limit. Seed noise ±{_pct(r.seed_noise)} points.", ""]
@@ -105,7 +109,7 @@ def markdown(res: EvalResults, plots: list[str] = ()) -> str:
                     for name, curve in r.selection.items()]
             out.append("")
         if (plot := f"scaling-{r.benchmark}.png") in plots:
-            out += [f"![{r.benchmark}: accuracy against n]({plot})", ""]
+            out += [f"![{r.benchmark}: accuracy against n]({images}{plot})", ""]
     return "\n".join(out)
 
 

@@ -204,7 +204,10 @@ class VLLMTeacher(Teacher):
     async def aclose(self) -> None:
         if self._engine is not None:
             engine, self._engine = self._engine, None
-            engine.shutdown()
+            # EngineCore does not act on the SIGTERM vLLM sends it, so its default 5 s grace always
+            # ran out in a force kill; every request is finished by now, and a killed process's
+            # device memory goes back to the driver, so waiting longer only delays the caller.
+            engine.shutdown(timeout=1.0)
             # Something in vLLM keeps the engine alive to interpreter exit, where its __del__ runs
             # shutdown again after vLLM's module globals are gone and prints a traceback.
             engine.shutdown = lambda *args, **kwargs: None
