@@ -248,6 +248,8 @@ def run_rfactory(ctx: dict[str, Any], n: int) -> dict[str, Any]:
             "--samples", "1", "--concurrency", str(ctx["concurrency"]), "--max-tokens", str(MAX_TOKENS),
             "--temperature", str(TEMPERATURE), "--top-p", str(TOP_P), "--timeout", "60",
             "--out", str(out / "run"), "--no-verify", "--json",
+            # cost accounting on, as on a paid API: every sample priced from its usage
+            "--price-input", "0.56", "--price-output", "1.68", "--price-cached-input", "0.07",
         ]
         res = run_child(argv, ctx["timeout"](n), ctx["env"])
     finally:

@@ -279,6 +279,16 @@ def render_card(repo: str, pretty_name: str, license: str, runs: list[RunFacts],
                    [[r.name, r.recipe.verifier.name, r.recipe.verifier.timeout_s, f"{r.stats.problems:,}",
                      f"{r.stats.problems_with_a_pass:,}", f"{r.stats.samples_generated:,}", f"{r.stats.passed:,}",
                      _rate(r.stats.passed, r.stats.samples_generated), f"{r.rows:,}"] for r in runs]), ""]
+    priced = [r for r in runs if r.stats.cost is not None]
+    if priced:
+        out += ["### Cost", "",
+                "What the teacher's API was paid, from the tokens each response reported (cached prompt tokens and "
+                "reasoning tokens included) at the price recorded with the run; failed attempts are counted too.", "",
+                _table(["run", "teacher", "total (USD)", "per published trace", "per problem solved", "unpriced samples"],
+                       [[r.name, f"`{r.recipe.teacher.spec}`", f"{r.stats.cost.total_usd:,.4f}",
+                         f"{r.stats.cost.total_usd / r.rows:,.6f}" if r.rows else "-",
+                         f"{r.stats.cost.per_problem_solved_usd:,.6f}" if r.stats.cost.per_problem_solved_usd else "-",
+                         f"{r.stats.cost.unpriced_samples:,}"] for r in priced]), ""]
     failures: Counter[str] = Counter()
     reasons: dict[str, Counter[str]] = {}
     for r in runs:

@@ -16,13 +16,15 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
+from .budget import Budget
+from .cost import Price, resolve_price
 from .errors import UserError
 from .problems import Problem, iter_problems
 from .progress import Progress
 from .recipe import Recipe
 from .records import SampleRecord
 from .runstore import PartWriter, pair_key
-from .teachers import ChatRequest, Teacher, TeacherFailure
+from .teachers import ChatRequest, Completion, Teacher, TeacherFailure
 from .traces import split_trace
 
 
@@ -46,16 +48,25 @@ def build_messages(recipe: Recipe, problem: Problem) -> list[dict[str, str]]:
     return messages + [{"role": "user", "content": user}]
 
 
-async def sample_one(recipe: Recipe, teacher: Teacher, problem: Problem, index: int) -> SampleRecord:
-    seed = sample_seed(recipe.sampling.seed, problem.id, index)
-    request = ChatRequest(
+def build_request(recipe: Recipe, problem: Problem, index: int) -> ChatRequest:
+    return ChatRequest(
         messages=build_messages(recipe, problem),
         temperature=recipe.sampling.temperature,
         top_p=recipe.sampling.top_p,
         max_tokens=recipe.sampling.max_tokens,
-        seed=seed,
+        seed=sample_seed(recipe.sampling.seed, problem.id, index),
         stop=recipe.sampling.stop,
     )
+
+
+def prompt_bytes(request: ChatRequest) -> int:
+    return sum(len(m["content"].encode()) for m in request.messages)
+
+
+def to_record(recipe: Recipe, problem: Problem, request: ChatRequest, index: int,
+              outcome: Completion | TeacherFailure, price: Price | None, latency_s: float,
+              batch: bool = False) -> SampleRecord:
+    """One pair's answer or failure as the run stores it, whichever path (online, Batch API) it took."""
     common: dict[str, Any] = dict(
         problem_id=problem.id,
         sample_index=index,
@@ -64,44 +75,49 @@ async def sample_one(recipe: Recipe, teacher: Teacher, problem: Problem, index: 
         starter_code=problem.starter_code,
         source=problem.source,
         teacher=recipe.teacher.spec,
-        seed=seed,
+        seed=request.seed,
+        latency_s=latency_s,
+        finished_at=datetime.now(timezone.utc),
     )
-    started = time.monotonic()
-    try:
-        completion = await teacher.generate(request)
-    except TeacherFailure as failure:
-        if failure.fatal:
-            raise
-        return SampleRecord(
-            **common,
-            status="failed",
-            error_reason=failure.reason,
-            error_detail=failure.detail,
-            attempts=failure.attempts,
-            latency_s=time.monotonic() - started,
-            finished_at=datetime.now(timezone.utc),
-        )
-    trace = split_trace(completion.content, completion.reasoning_content)
+    if isinstance(outcome, TeacherFailure):
+        return SampleRecord(**common, status="failed", error_reason=outcome.reason, error_detail=outcome.detail,
+                            attempts=outcome.attempts)
+    c = outcome
+    trace = split_trace(c.content, c.reasoning_content)
     return SampleRecord(
         **common,
         status="ok",
-        model=completion.model,
-        finish_reason=completion.finish_reason,
+        model=c.model,
+        finish_reason=c.finish_reason,
         # Truncated answers are kept and flagged: retrying with the same max_tokens rarely helps.
-        truncated=completion.finish_reason == "length",
-        content=completion.content,
-        reasoning_content=completion.reasoning_content,
+        truncated=c.finish_reason == "length",
+        content=c.content,
+        reasoning_content=c.reasoning_content,
         thought=trace.thought,
         solution=trace.solution,
         split_method=trace.method,
         split_problem=trace.problem,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        reasoning_tokens=completion.reasoning_tokens,
-        attempts=completion.attempts,
-        latency_s=time.monotonic() - started,
-        finished_at=datetime.now(timezone.utc),
+        prompt_tokens=c.prompt_tokens,
+        completion_tokens=c.completion_tokens,
+        reasoning_tokens=c.reasoning_tokens,
+        cached_prompt_tokens=c.cached_prompt_tokens,
+        cost_usd=None if price is None else price.cost(c.prompt_tokens, c.cached_prompt_tokens or 0,
+                                                       c.completion_tokens, batch),
+        attempts=c.attempts,
     )
+
+
+async def sample_one(recipe: Recipe, teacher: Teacher, problem: Problem, index: int, price: Price | None = None,
+                     request: ChatRequest | None = None) -> SampleRecord:
+    request = request or build_request(recipe, problem, index)
+    started = time.monotonic()
+    try:
+        outcome: Completion | TeacherFailure = await teacher.generate(request)
+    except TeacherFailure as failure:
+        if failure.fatal:
+            raise
+        outcome = failure
+    return to_record(recipe, problem, request, index, outcome, price, time.monotonic() - started)
 
 
 class Tally:
@@ -110,6 +126,8 @@ class Tally:
     def __init__(self) -> None:
         self.stats: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
+        self.cost_usd = 0.0
+        self.priced = False
         self.started = time.monotonic()
 
     def add(self, record: SampleRecord) -> None:
@@ -120,7 +138,10 @@ class Tally:
         else:
             self.failures[record.error_reason or "unknown"] += 1
         self.stats["prompt_tokens"] += record.prompt_tokens
+        self.stats["cached_prompt_tokens"] += record.cached_prompt_tokens or 0
         self.stats["completion_tokens"] += record.completion_tokens
+        self.stats["reasoning_tokens"] += record.reasoning_tokens
+        self.cost_usd += record.cost_usd or 0.0
 
     def summary(self) -> dict[str, Any]:
         stats, failures = self.stats, self.failures
@@ -135,7 +156,10 @@ class Tally:
             "truncated": stats["truncated"],
             "unsplit": stats["unsplit"],
             "prompt_tokens": stats["prompt_tokens"],
+            "cached_prompt_tokens": stats["cached_prompt_tokens"],
             "completion_tokens": stats["completion_tokens"],
+            "reasoning_tokens": stats["reasoning_tokens"],
+            "cost_usd": round(self.cost_usd, 6) if self.priced else None,
             "seconds": round(elapsed, 2),
             "samples_per_s": round((stats["samples"] + sum(failures.values())) / elapsed, 2) if elapsed else 0.0,
         }
@@ -163,34 +187,122 @@ def worker_count(recipe: Recipe, teacher: Teacher) -> int:
     return min(wanted, teacher.max_concurrency or wanted)
 
 
+class _Unreachable(Exception):
+    """Raised in a worker to stop the others; the caller gets FailFast.error instead."""
+
+
+class FailFast:
+    """Stops a run whose first requests all fail to reach the endpoint (refused, unknown host,
+    TLS, timeouts): on a wrong URL that is every request, and the run would walk the whole problem
+    file in retries. Once one request has succeeded, failures are an outage and only recorded."""
+
+    REASONS = {"connection_refused", "dns_error", "tls_error", "connect_timeout", "connection_error", "timeout"}
+    WORDS = {"connection_refused": "connection refused", "dns_error": "unknown host", "tls_error": "TLS failed",
+             "connect_timeout": "connecting timed out", "connection_error": "connection failed",
+             "timeout": "every request timed out"}
+
+    def __init__(self, after: int):
+        self.after = after
+        self.reached = False
+        self.failed: Counter[str] = Counter()
+        self.detail = ""
+
+    def add(self, record: SampleRecord) -> bool:
+        """True when the run should stop now."""
+        if self.reached or not self.after:
+            return False
+        if record.status == "ok" or record.error_reason not in self.REASONS:
+            self.reached = True
+            return False
+        self.failed[record.error_reason] += 1
+        self.detail = record.error_detail or ""
+        return sum(self.failed.values()) >= self.after
+
+    def tripped(self) -> bool:
+        """At the end: nothing ever reached the endpoint (a run smaller than the threshold)."""
+        return bool(self.after) and not self.reached and bool(self.failed)
+
+    def error(self, recipe: Recipe, teacher: Teacher) -> UserError:
+        reason, _ = self.failed.most_common(1)[0]
+        return UserError(
+            f"teacher {recipe.teacher.spec}: the first {sum(self.failed.values())} requests to {teacher.engine()} all "
+            f"failed ({self.WORDS[reason]}: {self.detail}); fix the endpoint and rerun, the run continues where it is"
+        )
+
+
+def run_budget(recipe: Recipe, teacher: Teacher, price: Price | None, spent: tuple[float, int]) -> Budget | None:
+    cap = recipe.budget
+    if cap.max_cost_usd is None and cap.max_tokens_total is None:
+        return None
+    if cap.max_cost_usd is not None and price is None:
+        raise UserError(f"--max-cost: no price known for {recipe.teacher.spec} (set teacher.price or "
+                        "--price-input/--price-output)")
+    return Budget(cap.max_cost_usd, cap.max_tokens_total, price, *spent)
+
+
 async def generate(
     recipe: Recipe, teacher: Teacher, writer: PartWriter, done: set[int], progress: Progress
 ) -> dict[str, Any]:
-    """Run every pending pair; returns counts for the summary. Raises UserError on a fatal teacher error."""
+    """Run every pending pair; returns counts for the summary (`stopped`: why it ended early).
+    Raises UserError on a fatal teacher error or an endpoint that never answers."""
     workers = worker_count(recipe, teacher)
     queue: asyncio.Queue[tuple[Problem, int] | None] = asyncio.Queue(maxsize=workers * 4)
     tally = Tally()
     fatal: list[TeacherFailure] = []
+    price = resolve_price(recipe.teacher.price, teacher.price_key())
+    spent = writer.run.spent()
+    budget = run_budget(recipe, teacher, price, spent)
+    fail_fast = FailFast(recipe.teacher.fail_fast_after)
+    tally.priced = price is not None
+    if price is not None:
+        progress.show_cost(spent[0])
+    stopping = False
 
     async def produce() -> None:
+        # No `finally`: a cancelled producer must not block on a full queue; its error (a bad
+        # problem row) reaches gather, which cancels the workers.
+        for pair in pending_pairs(recipe, done, tally):
+            if stopping:
+                break
+            await queue.put(pair)
+        for _ in range(workers):
+            await queue.put(None)
+
+    async def one(problem: Problem, index: int) -> SampleRecord | None:
+        request = build_request(recipe, problem, index)
+        if budget is None:
+            return await sample_one(recipe, teacher, problem, index, price, request)
+        size = prompt_bytes(request)
+        held = budget.worst_case(size, request.max_tokens)
+        if not await budget.admit(held):
+            return None
+        record = None
         try:
-            for pair in pending_pairs(recipe, done, tally):
-                await queue.put(pair)
+            record = await sample_one(recipe, teacher, problem, index, price, request)
+            return record
         finally:
-            for _ in range(workers):
-                await queue.put(None)
+            spent_usd = (record.cost_usd or 0.0) if record else held.usd  # cancelled: assume the worst
+            tokens = record.prompt_tokens + record.completion_tokens if record else held.tokens
+            await budget.settle(held, spent_usd, tokens, size, record.prompt_tokens if record else 0)
 
     async def work() -> None:
+        nonlocal stopping
         while (item := await queue.get()) is not None:
-            problem, index = item
+            if stopping:
+                continue  # drain, so the producer sees the flag and ends
             try:
-                record = await sample_one(recipe, teacher, problem, index)
+                record = await one(*item)
             except TeacherFailure as failure:
                 fatal.append(failure)
                 raise
+            if record is None:
+                stopping = True
+                continue
             writer.add(record)
             tally.add(record)
-            progress.advance(record.status == "ok", record.completion_tokens)
+            progress.advance(record.status == "ok", record.completion_tokens, cost=record.cost_usd)
+            if fail_fast.add(record):
+                raise _Unreachable
 
     # Modules and the engine loaded so far live for the whole run: freezing them keeps the cyclic
     # collector from rescanning them every few thousand requests (~5-10% of CPU at high rates).
@@ -200,7 +312,7 @@ async def generate(
     tasks = [asyncio.create_task(produce())] + [asyncio.create_task(work()) for _ in range(workers)]
     try:
         await asyncio.gather(*tasks)
-    except TeacherFailure:
+    except (TeacherFailure, _Unreachable):
         pass
     finally:
         for task in tasks:
@@ -208,7 +320,12 @@ async def generate(
         await asyncio.gather(*tasks, return_exceptions=True)
     if fatal:
         raise fatal_error(recipe, fatal[0])
-    return tally.summary()
+    if fail_fast.tripped():
+        raise fail_fast.error(recipe, teacher)
+    summary = tally.summary()
+    if budget is not None and budget.exhausted:
+        summary["stopped"] = budget.stop_line()
+    return summary
 
 
 def fatal_error(recipe: Recipe, failure: TeacherFailure) -> UserError:

@@ -25,7 +25,8 @@ import ray
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, RayError, RayTaskError
 
 from .errors import UserError
-from .generate import Tally, fatal_error, pending_pairs, sample_one, worker_count
+from .cost import resolve_price
+from .generate import FailFast, Tally, fatal_error, pending_pairs, sample_one, worker_count
 from .problems import Problem
 from .progress import Progress
 from .recipe import Recipe
@@ -41,6 +42,7 @@ class TeacherWorker:
     def __init__(self, recipe: dict[str, Any]):
         self.recipe = Recipe.model_validate(recipe)
         self.teacher = build_teacher(self.recipe.teacher.spec, self.recipe.teacher.options)
+        self.price = resolve_price(self.recipe.teacher.price, self.teacher.price_key())
         self.slots: asyncio.Semaphore | None = None  # made in the actor's event loop, on first use
 
     async def run(self, pairs: list[tuple[dict[str, Any], int]]):  # noqa: ANN201 - a Ray streaming generator
@@ -49,7 +51,7 @@ class TeacherWorker:
 
         async def one(problem: dict[str, Any], index: int) -> SampleRecord:
             async with self.slots:
-                return await sample_one(self.recipe, self.teacher, Problem(**problem), index)
+                return await sample_one(self.recipe, self.teacher, Problem(**problem), index, self.price)
 
         tasks = [asyncio.create_task(one(problem, index)) for problem, index in pairs]
         try:
@@ -87,10 +89,16 @@ def _check_room(resources: dict[str, float], workers: int, spec: str) -> None:
 def generate_on_ray(recipe: Recipe, teacher: Teacher, writer: PartWriter, done: set[int], progress: Progress,
                     address: str | None, workers: int) -> dict[str, Any]:
     """`teacher` is the driver's own copy, for its capability flags; it never generates."""
+    if recipe.budget.max_cost_usd is not None or recipe.budget.max_tokens_total is not None:
+        raise UserError("--max-cost/--max-tokens-total: not supported with --executor ray yet; run it locally")
     if not ray.is_initialized():
         # The driver's own output is the progress bar: workers' logs stay in Ray's log folder.
         ray.init(address=address, log_to_driver=False, include_dashboard=False, configure_logging=False)
     tally = Tally()
+    tally.priced = resolve_price(recipe.teacher.price, teacher.price_key()) is not None
+    if tally.priced:
+        progress.show_cost(writer.run.spent()[0])
+    fail_fast = FailFast(recipe.teacher.fail_fast_after)
     pairs = pending_pairs(recipe, done, tally)
     requeued: deque[list[tuple[Problem, int]]] = deque()
     config = recipe.model_dump(mode="json")
@@ -141,5 +149,9 @@ def generate_on_ray(recipe: Recipe, teacher: Teacher, writer: PartWriter, done: 
         received.add(pair_key(record.problem_id, record.sample_index))
         writer.add(record)
         tally.add(record)
-        progress.advance(record.status == "ok", record.completion_tokens)
+        progress.advance(record.status == "ok", record.completion_tokens, cost=record.cost_usd)
+        if fail_fast.add(record):
+            raise fail_fast.error(recipe, teacher)
+    if fail_fast.tripped():
+        raise fail_fast.error(recipe, teacher)
     return tally.summary()

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from .cost import PriceConfig
 from .errors import UserError
 
 
@@ -49,6 +50,17 @@ class TeacherConfig(Strict):
         None, ge=1, le=65536, description="requests in flight; None uses the backend's default (16 for an API, 512 for vLLM)"
     )
     options: dict[str, Any] = Field(default_factory=dict, description="validated by the backend's Options model")
+    price: PriceConfig | None = Field(None, description="USD per million tokens, over the packaged table's price")
+    fail_fast_after: int = Field(
+        8, ge=0, description="stop when this many of the first requests all fail to reach the endpoint (0: never)"
+    )
+
+
+class BudgetConfig(Strict):
+    """Caps over the whole run folder (earlier invocations included); None: no cap."""
+
+    max_cost_usd: float | None = Field(None, gt=0, description="stop admitting requests before spend would pass it")
+    max_tokens_total: int | None = Field(None, ge=1, description="prompt + completion tokens, the same way")
 
 
 class PromptConfig(Strict):
@@ -100,6 +112,7 @@ class Recipe(Strict):
     sampling: SamplingConfig = SamplingConfig()
     verifier: VerifierConfig = VerifierConfig()
     output: OutputConfig = OutputConfig()
+    budget: BudgetConfig = BudgetConfig()
 
     def generation_fingerprint(self) -> dict[str, Any]:
         """Every setting that changes what the teacher is asked or how it samples.

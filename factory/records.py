@@ -33,6 +33,8 @@ class SampleRecord(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
+    cached_prompt_tokens: int | None = None  # prompt tokens the provider had cached (billed lower); None: not reported
+    cost_usd: float | None = None  # at the teacher's price; None: no price known (local engines, unknown models)
     attempts: int = 0
     error_reason: str | None = None
     error_detail: str | None = None
@@ -63,6 +65,8 @@ SAMPLE_SCHEMA = pa.schema(
         ("prompt_tokens", pa.int64()),
         ("completion_tokens", pa.int64()),
         ("reasoning_tokens", pa.int64()),
+        ("cached_prompt_tokens", pa.int64()),
+        ("cost_usd", pa.float64()),
         ("attempts", pa.int32()),
         ("error_reason", pa.string()),
         ("error_detail", pa.string()),
@@ -146,6 +150,16 @@ class CurationStats(BaseModel):
     contamination: dict[str, Contamination] = {}  # by benchmark, only those that matched
 
 
+class CostStats(BaseModel):
+    """What the run paid its teacher, at the price recorded with each sample."""
+
+    total_usd: float  # every request the run made, retries and left-out samples included
+    priced_samples: int
+    unpriced_samples: int  # no price known when they were generated: the total leaves them out
+    per_kept_trace_usd: float | None
+    per_problem_solved_usd: float | None
+
+
 class RunStats(BaseModel):
     """`stats.json`: what `verify` found in a run, and what `push` puts on the dataset card."""
 
@@ -164,6 +178,9 @@ class RunStats(BaseModel):
     shards: int
     prompt_tokens: int
     completion_tokens: int
+    cached_prompt_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: CostStats | None = None  # None: no sample had a price (a local engine)
     by_source: dict[str, SourceStats]
     failures_by_reason: dict[str, int]
     top_reasons: dict[str, dict[str, int]]

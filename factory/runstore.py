@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import __version__
@@ -139,6 +140,14 @@ class Run:
                 for name in missing:  # a part written before this column existed
                     batch = batch.append_column(SAMPLE_SCHEMA.field(name), pa.nulls(batch.num_rows, SAMPLE_SCHEMA.field(name).type))
                 yield batch.select(wanted)
+
+    def spent(self) -> tuple[float, int]:
+        """(USD, prompt + completion tokens) over every record, retries included: what the run cost."""
+        usd, tokens = 0.0, 0
+        for batch in self.iter_sample_batches(["cost_usd", "prompt_tokens", "completion_tokens"]):
+            usd += pc.sum(batch.column(0)).as_py() or 0.0
+            tokens += (pc.sum(batch.column(1)).as_py() or 0) + (pc.sum(batch.column(2)).as_py() or 0)
+        return usd, tokens
 
     def done_keys(self) -> set[int]:
         """Pairs that have a sample; failed pairs are not done and are tried again."""

@@ -31,7 +31,7 @@ from .dataset import ShardWriter
 from .errors import UserError
 from .progress import Progress
 from .recipe import Recipe
-from .records import VERDICT_SCHEMA, Contamination, CurationStats, RunStats, SourceStats, VerdictRecord
+from .records import VERDICT_SCHEMA, Contamination, CostStats, CurationStats, RunStats, SourceStats, VerdictRecord
 from .runstore import Run, write_json_atomic, write_parquet_atomic
 from .traces import Trace
 
@@ -294,6 +294,9 @@ def build_dataset(run: Run, recipe: Recipe, band: tuple[float, float] | None,
             finished = [min(finished[0], row["finished_at"]), max(finished[1], row["finished_at"])] if finished else [row["finished_at"]] * 2
         tokens["prompt"] += row["prompt_tokens"] or 0
         tokens["completion"] += row["completion_tokens"] or 0
+        tokens["cached"] += row["cached_prompt_tokens"] or 0
+        tokens["reasoning"] += row["reasoning_tokens"] or 0
+        tokens["priced"] += row["cost_usd"] is not None
         if not verdict["passed"]:
             continue
         if require_thought and not (row["thought"] or "").strip():
@@ -327,6 +330,13 @@ def build_dataset(run: Run, recipe: Recipe, band: tuple[float, float] | None,
         fuzzy_threshold=contamination.fuzzy if contamination.benchmarks else None,
         contamination={b: Contamination(problems=c["problems"], rows=c["rows"]) for b, c in sorted(by_benchmark.items())},
     )
+    solved = pc.sum(pc.greater(rates["passed"], 0).cast(pa.int64())).as_py() or 0
+    cost = None
+    if tokens["priced"]:
+        total = round(run.spent()[0], 6)
+        cost = CostStats(total_usd=total, priced_samples=tokens["priced"], unpriced_samples=samples - tokens["priced"],
+                         per_kept_trace_usd=round(total / kept, 6) if kept else None,
+                         per_problem_solved_usd=round(total / solved, 6) if solved else None)
     stats = RunStats(
         run=str(run.root),
         dataset=str(run.root / "dataset"),
@@ -334,7 +344,7 @@ def build_dataset(run: Run, recipe: Recipe, band: tuple[float, float] | None,
         generated_between=finished,
         sample_records=run.record_count(),
         problems=rates.num_rows,
-        problems_with_a_pass=pc.sum(pc.greater(rates["passed"], 0).cast(pa.int64())).as_py() or 0,
+        problems_with_a_pass=solved,
         samples=samples,
         samples_generated=generated,
         passed=passed,
@@ -343,6 +353,9 @@ def build_dataset(run: Run, recipe: Recipe, band: tuple[float, float] | None,
         shards=shards.shards,
         prompt_tokens=tokens["prompt"],
         completion_tokens=tokens["completion"],
+        cached_prompt_tokens=tokens["cached"],
+        reasoning_tokens=tokens["reasoning"],
+        cost=cost,
         by_source={name: SourceStats(**{k: c[k] for k in SourceStats.model_fields}) for name, c in sorted(by_source.items())},
         failures_by_reason={k: v for k, v in sorted(statuses.items()) if k not in ("correct", "passed")},
         top_reasons={k: dict(c.most_common(5)) for k, c in sorted(reasons.items())},

@@ -27,6 +27,20 @@ sampling: {samples: 2, max_tokens: 40, temperature: 0, stop: ["\\n"]}
 """
 
 
+def paid_recipe(name: str, samples: int, options: str = "", price: str = "") -> str:
+    """A recipe for the fault server priced like a paid API: $2 / $0.50 cached / $8 per million tokens."""
+    return f"""
+name: {name}
+problems: {{source: problems.jsonl, columns: {{id: id}}}}
+teacher:
+  spec: openai:fake
+  concurrency: 4
+  options: {{timeout_s: 5, max_attempts: 3, backoff_base_s: 0.05{options}}}
+  price: {{input_per_mtok: 2.0, cached_input_per_mtok: 0.5, output_per_mtok: 8.0{price}}}
+sampling: {{samples: {samples}, max_tokens: 20}}
+"""
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the real `rfactory` command in a subprocess, as a user would."""
     full_env = dict(os.environ, **(env or {}))

@@ -17,6 +17,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"rfactory {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Verified synthetic reasoning data: generate traces with a teacher, verify them, publish shards."""
+
+
 app.command("generate")(generate.generate)
 app.command("verify")(verify.verify)
 app.command("push")(push.push)

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from ..errors import UserError
 from ..generate import generate as run_generation
 from ..problems import count_problems, iter_problems
 from ..progress import Progress, print_summary
@@ -20,9 +21,9 @@ from .options import JSON, QUIET, interruptible, output_mode
 from .verify import report, verify_with_progress
 
 
-async def _generate_and_close(recipe, teacher: Teacher, writer, done, progress):  # noqa: ANN001
+async def _generate_and_close(run, recipe, teacher: Teacher, writer, done, progress):  # noqa: ANN001
     try:
-        return await run_generation(recipe, teacher, writer, done, progress)
+        return await run(recipe, teacher, writer, done, progress)
     finally:
         await teacher.aclose()
 
@@ -49,6 +50,12 @@ def generate(
     timeout: Optional[float] = typer.Option(None, help="Per-request timeout in seconds (openai)."),
     rpm: Optional[float] = typer.Option(None, help="Requests per minute limit (openai)."),
     tpm: Optional[float] = typer.Option(None, help="Tokens per minute limit (openai)."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", metavar="USD", help="Stop before the run's spend (earlier invocations included) would pass this; rerun with more to continue."),
+    max_tokens_total: Optional[int] = typer.Option(None, "--max-tokens-total", help="The same cap in prompt + completion tokens."),
+    price_input: Optional[float] = typer.Option(None, "--price-input", metavar="USD", help="Per million prompt tokens, over the packaged price table."),
+    price_output: Optional[float] = typer.Option(None, "--price-output", metavar="USD", help="Per million completion tokens (reasoning included)."),
+    price_cached_input: Optional[float] = typer.Option(None, "--price-cached-input", metavar="USD", help="Per million cached prompt tokens."),
+    fail_fast_after: Optional[int] = typer.Option(None, "--fail-fast-after", help="Stop when this many first requests all fail to reach the endpoint (0: never; default 8)."),
     tensor_parallel: Optional[int] = typer.Option(None, "--tensor-parallel-size", "--tp", help="GPUs per replica (vllm)."),
     pipeline_parallel: Optional[int] = typer.Option(None, "--pipeline-parallel-size", "--pp", help="Pipeline stages (vllm)."),
     max_model_len: Optional[int] = typer.Option(None, help="Context length (vllm)."),
@@ -57,6 +64,7 @@ def generate(
     executor: Executor = typer.Option(Executor.local, help="local: this process; ray: teacher workers on a Ray cluster."),
     address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
     workers: int = typer.Option(2, min=1, help="Ray workers, each with its own teacher (--executor ray)."),
+    batch: bool = typer.Option(False, "--batch", help="Send the pending pairs through the provider's Batch API (half price at OpenAI); rerun to pick its batches up."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Verify and write the dataset when generation ends."),
     quiet: bool = QUIET,
     as_json: bool = JSON,
@@ -72,6 +80,10 @@ def generate(
       rfactory generate --teacher vllm:Qwen/QwQ-32B --tp 4 --max-model-len 32768 --samples 8 -p probs.jsonl
 
       rfactory generate -t openai:my-model --base-url http://localhost:8000/v1 --problems probs.jsonl
+
+      rfactory generate -t openai:deepseek-reasoner -p probs.jsonl --max-cost 50   # stops before $50
+
+      rfactory generate -t openai:o4-mini -p probs.jsonl --batch --out runs/b1   # Batch API; rerun to collect
     """
     mode = output_mode(quiet, as_json)
     overrides = {
@@ -85,6 +97,12 @@ def generate(
         "teacher.options.max_model_len": max_model_len,
         "teacher.options.dtype": dtype,
         "teacher.concurrency": concurrency,
+        "teacher.price.input_per_mtok": price_input,
+        "teacher.price.output_per_mtok": price_output,
+        "teacher.price.cached_input_per_mtok": price_cached_input,
+        "teacher.fail_fast_after": fail_fast_after,
+        "budget.max_cost_usd": max_cost,
+        "budget.max_tokens_total": max_tokens_total,
         "problems.source": problems,
         "problems.split": split,
         "problems.limit": limit,
@@ -112,16 +130,25 @@ def generate(
         progress = Progress(mode, "generate", total, "ok")
         try:
             if executor is Executor.ray:
+                if batch:
+                    raise UserError("--batch: the provider runs the batch; leave --executor local")
                 from ..ray_executor import generate_on_ray  # Ray loads only for this executor
 
                 summary = generate_on_ray(spec, engine, writer, done, progress, address, workers)
             else:
-                summary = asyncio.run(_generate_and_close(spec, engine, writer, done, progress))
+                from ..batch import generate_batches
+
+                chosen = generate_batches if batch else run_generation
+                summary = asyncio.run(_generate_and_close(chosen, spec, engine, writer, done, progress))
         finally:
             progress.close()
     finally:
         writer.close()
     summary = {"run": str(run_dir), "teacher": spec.teacher.spec, **summary, "thought_required": spec.output.require_thought}
+    if "stopped" in summary:  # the budget: what is there stays for the next, larger cap
+        print_summary(mode, "generate", summary)
+        typer.echo(summary["stopped"], err=True)
+        raise typer.Exit(3)
     if mode == "json" and verify:
         print_summary(mode, "", {"generate": summary, "verify": verify_with_progress(run, mode)})
         return

@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from ..batch import describe as describe_batches
+from ..progress import print_summary
 from ..recipe import builtin_recipe_names, load_recipe
 from ..runstore import Run
 from .options import JSON
@@ -41,6 +43,10 @@ def recipes() -> None:
     Console().print(sft)
 
 
+def _priced(run: Run) -> bool:
+    return any(batch.column(0).null_count < batch.num_rows for batch in run.iter_sample_batches(["cost_usd"]))
+
+
 def _run_counts(run: Run) -> dict[str, object]:
     statuses: Counter[str] = Counter()
     for row in run.iter_latest_samples(["status", "error_reason"]):
@@ -65,17 +71,24 @@ def status(run: Path = typer.Argument(..., help="Run folder."), as_json: bool = 
         "samples_per_problem": config["recipe"]["sampling"]["samples"],
         "parts": len(opened.part_paths()),
         "pairs": _run_counts(opened),
+        "spent_usd": round(opened.spent()[0], 6) if _priced(opened) else None,
+        "batches": describe_batches(run),
         "verify": json.loads(stats_path.read_text()) if stats_path.exists() else None,
     }
     if as_json:
         typer.echo(json.dumps(report, sort_keys=True))
         return
-    table = Table(title=f"run {run}", show_header=False)
-    for key, value in report.items():
-        if key == "verify" and value:
-            value = f"pass rate {value['pass_rate']:.1%}, {value['kept']} kept in {value['dataset']}"
-        table.add_row(key, str(value if value is not None else "not verified yet"))
-    Console().print(table)
+    shown = dict(report)
+    value = report["verify"]
+    if value:
+        cost = value.get("cost")
+        spend = (f"; cost ${cost['total_usd']:,.4f}" + (f", ${cost['per_kept_trace_usd']:,.6f} per kept trace"
+                 if cost["per_kept_trace_usd"] else "") + (f", ${cost['per_problem_solved_usd']:,.6f} per problem "
+                 "solved" if cost["per_problem_solved_usd"] else "")) if cost else ""
+        shown["verify"] = f"pass rate {value['pass_rate']:.1%}, {value['kept']} kept in {value['dataset']}{spend}"
+    else:
+        shown["verify"] = "not verified yet"
+    print_summary("rich", f"run {run}", shown)
 
 
 def show(

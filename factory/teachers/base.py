@@ -34,6 +34,7 @@ class Completion(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
+    cached_prompt_tokens: int | None = None
     attempts: int = 1
 
 
@@ -64,6 +65,8 @@ class Teacher(ABC):
     max_concurrency: ClassVar[int | None] = None
     #: Requests in flight when the recipe does not say: an API wants a few, an engine a full batch.
     default_concurrency: ClassVar[int] = 16
+    #: Whether the backend takes a provider's Batch API (`submit_batch`, `batch`, `batch_file`, …).
+    supports_batch: ClassVar[bool] = False
 
     def __init__(self, model: str, options: TeacherOptions):
         self.model = model
@@ -89,6 +92,11 @@ class Teacher(ABC):
         """The engine that computes the answers and its version, for a score's record: numbers
         move with it. An API says which; an in-process engine names its package."""
         return type(self).__name__
+
+    def price_key(self) -> tuple[str, str] | None:
+        """(API host, model) to look this teacher's price up by; None for an engine that bills
+        nothing per token (it runs here)."""
+        return None
 
     def public_options(self) -> dict[str, Any]:
         """The options as stored in the run folder: every value, with secrets removed."""

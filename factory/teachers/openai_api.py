@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import json
 import os
 import random
+import socket
+import ssl
 import time
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -14,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import openai
 from pydantic import Field
 
+from ..errors import UserError
 from .base import ChatRequest, Completion, Teacher, TeacherFailure, TeacherOptions
 from .ratelimit import TokenBucket
 
@@ -21,12 +25,16 @@ RETRIABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 # Statuses that will fail every request the same way: stop the run instead of recording
 # thousands of identical failures.
 FATAL_STATUS = {401, 403, 404}
+# Failures that say the endpoint cannot be reached at all. Until it has answered once they are
+# not retried: a wrong URL or host would otherwise cost every request its whole retry schedule.
+UNREACHABLE = {"connection_refused", "dns_error", "tls_error", "connect_timeout"}
 
 
 class OpenAIOptions(TeacherOptions):
     base_url: str | None = Field(None, description="defaults to $OPENAI_BASE_URL, then api.openai.com")
     api_key_env: str = Field("OPENAI_API_KEY", description="name of the environment variable holding the key")
     timeout_s: float = Field(600.0, gt=0, description="per request")
+    connect_timeout_s: float = Field(15.0, gt=0, description="to open a connection; a firewall that drops packets shows here")
     max_attempts: int = Field(6, ge=1, le=50)
     backoff_base_s: float = Field(1.0, gt=0)
     backoff_max_s: float = Field(60.0, gt=0, description="cap on any single wait, Retry-After included")
@@ -36,6 +44,12 @@ class OpenAIOptions(TeacherOptions):
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = Field(
         "max_tokens", description="OpenAI's reasoning models take only max_completion_tokens"
     )
+    # The Batch API (`generate --batch`); OpenAI's limits per batch are 50,000 requests and 200 MB.
+    batch_max_requests: int = Field(50_000, ge=1)
+    batch_max_bytes: int = Field(190_000_000, ge=1024)
+    batch_poll_s: float = Field(60.0, gt=0, description="how often a running batch's status is read")
+    batch_window: Literal["24h"] = "24h"
+    batch_search_limit: int = Field(1000, ge=1, description="batches listed to find one whose id was not saved")
 
 
 def public_url(url: str) -> str:
@@ -66,12 +80,45 @@ def retry_after_s(headers: Any) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
+def is_local(url: str) -> bool:
+    """A server on this machine or its network (`vllm serve` on a GPU box), which may take no key."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or "." not in host or host.endswith((".local", ".internal", ".lan", ".localhost")):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_private or ip.is_link_local
+
+
+def _causes(err: BaseException):  # noqa: ANN202
+    seen = 0
+    while err is not None and seen < 10:
+        yield err
+        err, seen = err.__cause__ or err.__context__, seen + 1
+
+
+def _connection_reason(err: Exception) -> str:
+    """What the client's "Connection error." was underneath: refused, unknown host, TLS, timeout."""
+    for cause in _causes(err):
+        if isinstance(cause, ssl.SSLError):
+            return "tls_error"
+        if isinstance(cause, socket.gaierror):
+            return "dns_error"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection_refused"
+        if type(cause).__name__ == "ConnectTimeout":  # httpx's, whatever the module's name
+            return "connect_timeout"
+    return "connection_error"
+
+
 def _classify(err: Exception) -> tuple[str, bool, float | None]:
     """(reason code, retriable, server-requested wait)."""
     if isinstance(err, openai.APITimeoutError):
-        return "timeout", True, None
+        return _connection_reason(err) if _connection_reason(err) == "connect_timeout" else "timeout", True, None
     if isinstance(err, openai.APIConnectionError):
-        return "connection_error", True, None
+        return _connection_reason(err), True, None
     if isinstance(err, openai.APIStatusError):
         status = err.status_code
         wait = retry_after_s(err.response.headers)
@@ -87,17 +134,22 @@ def _classify(err: Exception) -> tuple[str, bool, float | None]:
 class OpenAITeacher(Teacher):
     Options = OpenAIOptions
     max_concurrency = None
+    supports_batch = True
 
     def __init__(self, model: str, options: OpenAIOptions):
         super().__init__(model, options)
         self.base_url = options.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        # Local servers take any key; a real API answers 401 and we stop with a clear message.
+        key = os.environ.get(options.api_key_env)
+        if not key and not is_local(self.base_url):
+            raise UserError(f"openai:{model}: ${options.api_key_env} is not set, and {public_url(self.base_url)} needs "
+                            f"a key (a server that takes none: set it to any value, or pass --base-url)")
         self.client = openai.AsyncOpenAI(
             base_url=self.base_url,
-            api_key=os.environ.get(options.api_key_env) or "not-set",
-            timeout=options.timeout_s,
+            api_key=key or "not-set",  # local servers take any key
+            timeout=openai.Timeout(options.timeout_s, connect=min(options.connect_timeout_s, options.timeout_s)),
             max_retries=0,  # retries are ours: they must honour Retry-After and be counted per sample
         )
+        self.answered = False  # whether the endpoint has answered once: unreachable then is an outage
         self.rpm = TokenBucket(options.requests_per_minute) if options.requests_per_minute else None
         self.tpm = TokenBucket(options.tokens_per_minute) if options.tokens_per_minute else None
 
@@ -106,6 +158,9 @@ class OpenAITeacher(Teacher):
 
     def engine(self) -> str:
         return f"OpenAI-compatible API at {public_url(self.base_url)}"
+
+    def price_key(self) -> tuple[str, str] | None:
+        return None if is_local(self.base_url) else ((urlsplit(self.base_url).hostname or "").lower(), self.model)
 
     def public_options(self) -> dict[str, Any]:
         options = super().public_options()
@@ -120,6 +175,20 @@ class OpenAITeacher(Teacher):
             return min(opts.backoff_max_s, max(server_wait, jittered))
         return jittered
 
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": request.messages,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "seed": request.seed,
+            self.options.max_tokens_param: request.max_tokens,
+        }
+        if request.stop:
+            params["stop"] = request.stop
+        params.update(self.options.extra_body)
+        return params
+
     async def generate(self, request: ChatRequest) -> Completion:
         opts = self.options
         estimate = sum(len(m["content"]) for m in request.messages) / 4 + request.max_tokens
@@ -127,17 +196,7 @@ class OpenAITeacher(Teacher):
         # spends about a quarter of its CPU transforming TypedDict params and building pydantic
         # models per request, which at thousands of requests a minute is the client's main cost.
         # Transport, auth, timeouts and status errors stay the client's.
-        params: dict[str, Any] = {
-            "model": self.model,
-            "messages": request.messages,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "seed": request.seed,
-            opts.max_tokens_param: request.max_tokens,
-        }
-        if request.stop:
-            params["stop"] = request.stop
-        params.update(opts.extra_body)
+        params = self._body(request)
         last = ("", "")
         for attempt in range(1, opts.max_attempts + 1):
             if self.rpm:
@@ -152,17 +211,92 @@ class OpenAITeacher(Teacher):
                     self.tpm.give_back(estimate)
                 reason, retriable, wait = _classify(err)
                 detail = _one_line(err)
+                if isinstance(err, openai.APIConnectionError):  # its own text is only "Connection error."
+                    detail = _one_line(list(_causes(err))[-1])
                 if isinstance(err, openai.APIStatusError) and err.status_code in FATAL_STATUS:
                     raise TeacherFailure(reason, f"{detail} (from {public_url(self.base_url)})", attempt, fatal=True) from None
                 last = (reason, detail)
-                if not retriable or attempt == opts.max_attempts:
+                if not retriable or attempt == opts.max_attempts or (reason in UNREACHABLE and not self.answered):
                     break
                 await asyncio.sleep(self._backoff(attempt, wait))
                 continue
             if self.tpm:
                 self.tpm.give_back(estimate - completion.prompt_tokens - completion.completion_tokens)
+            self.answered = True
             return completion
         raise TeacherFailure(last[0], last[1], attempt)
+
+    # -- the Batch API (`generate --batch`) ---------------------------------------------------------
+
+    def batch_line(self, custom_id: str, request: ChatRequest) -> dict[str, Any]:
+        return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": self._body(request)}
+
+    async def _batch_call(self, what: str, call):  # noqa: ANN001, ANN202 - call: () -> awaitable
+        """One Batch API call, retried like a request (a status read may meet a 503 in a 24 h wait)."""
+        for attempt in range(1, self.options.max_attempts + 1):
+            try:
+                return await call()
+            except openai.APIError as err:
+                reason, retriable, wait = _classify(err)
+                if not retriable or attempt == self.options.max_attempts:
+                    hint = (" (does this provider have a Batch API?)"
+                            if isinstance(err, openai.APIStatusError) and err.status_code in (404, 405) else "")
+                    raise UserError(f"Batch API at {public_url(self.base_url)}: {what} failed: "
+                                    f"{_one_line(err)}{hint}") from None
+                await asyncio.sleep(self._backoff(attempt, wait))
+
+    async def submit_batch(self, data: bytes, metadata: dict[str, str]) -> dict[str, Any]:
+        """Upload the JSONL and start its batch; `metadata` finds it again if we die before saving its id."""
+        file = await self._batch_call("upload", lambda: self.client.files.create(
+            file=("rfactory-batch.jsonl", data), purpose="batch"))
+        for attempt in range(1, self.options.max_attempts + 1):
+            try:
+                batch = await self.client.batches.create(
+                    input_file_id=file.id, endpoint="/v1/chat/completions", completion_window=self.options.batch_window,
+                    metadata=metadata)
+                return batch.model_dump()
+            except openai.APIError as err:
+                _, retriable, wait = _classify(err)
+                if not retriable or attempt == self.options.max_attempts:
+                    raise UserError(f"Batch API at {public_url(self.base_url)}: create failed: {_one_line(err)}") from None
+            # a create that timed out may have been made all the same: never pay for one chunk twice
+            await asyncio.sleep(self._backoff(attempt, wait))
+            if (made := await self.find_batch(metadata)) is not None:
+                return made
+        raise AssertionError("unreachable")
+
+    async def find_batch(self, metadata: dict[str, str]) -> dict[str, Any] | None:
+        seen = 0
+        async for batch in await self._batch_call("list", lambda: self.client.batches.list(limit=100)):
+            if batch.metadata and all(batch.metadata.get(k) == v for k, v in metadata.items()):
+                return batch.model_dump()
+            seen += 1
+            if seen >= self.options.batch_search_limit:
+                break
+        return None
+
+    async def batch(self, batch_id: str) -> dict[str, Any]:
+        return (await self._batch_call("status", lambda: self.client.batches.retrieve(batch_id))).model_dump()
+
+    async def batch_file(self, file_id: str) -> bytes:
+        return (await self._batch_call("download", lambda: self.client.files.content(file_id))).content
+
+    @staticmethod
+    def batch_result(line: dict[str, Any]) -> Completion | TeacherFailure:
+        """One line of a batch's output or error file, as the online path would have answered it."""
+        response = line.get("response") or {}
+        error = line.get("error") or {}
+        status = response.get("status_code")
+        if status == 200:
+            try:
+                return _to_completion(response.get("body"), 1)
+            except ValueError as e:
+                return TeacherFailure("malformed_response", str(e))
+        if error:
+            code = str(error.get("code") or "error")
+            return TeacherFailure(code if code.startswith("batch_") else f"batch_{code}", str(error.get("message") or "")[:300])
+        message = ((response.get("body") or {}).get("error") or {}).get("message", "")
+        return TeacherFailure(f"http_{status}", str(message)[:300])
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -185,6 +319,10 @@ def _to_completion(data: Any, attempt: int) -> Completion:
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     usage = data.get("usage") or {}
     details = usage.get("completion_tokens_details") or {}
+    # OpenAI reports cached prompt tokens in prompt_tokens_details; DeepSeek as prompt_cache_hit_tokens.
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    if cached is None:
+        cached = usage.get("prompt_cache_hit_tokens")
     return Completion(
         content=message.get("content") or "",
         reasoning_content=reasoning if isinstance(reasoning, str) and reasoning else None,
@@ -193,5 +331,6 @@ def _to_completion(data: Any, attempt: int) -> Completion:
         prompt_tokens=usage.get("prompt_tokens") or 0,
         completion_tokens=usage.get("completion_tokens") or 0,
         reasoning_tokens=details.get("reasoning_tokens") or 0,
+        cached_prompt_tokens=cached if isinstance(cached, int) else None,
         attempts=attempt,
     )

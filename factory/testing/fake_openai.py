@@ -19,6 +19,12 @@ Faults are keyed by tags in the problem text so a test can mix them in one run:
   [emptythink] an empty <think></think> before the answer (a model that skipped its thinking)
   [code]       the answer is a Python program (a literal \\n in it a newline), sent in a
                ```python block instead of a box: [code][answers=print(1)|print(2)]
+
+The Batch API (`/v1/files`, `/v1/batches`) answers each batch's lines with the same completions,
+a batch moving validating → in_progress → finalizing → completed one step per status read; a line
+answered with a non-200 goes to the error file. Whole-batch faults, by a tag in any of its lines:
+  [batchexpire] the batch ends `expired` with only its first half answered
+  [batchfail]   the batch fails validation (`failed`, no output)
 Run it alone: python -m rfactory.testing.fake_openai --port 8000
 """
 
@@ -44,6 +50,11 @@ class FakeOpenAI:
         self.seeds: dict[str, list[int]] = {}
         self.requests = 0
         self.auth_headers: list[str] = []
+        self.usages: list[dict] = []  # every usage block answered, to check cost accounting against
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict] = {}
+        self.batch_lines: dict[str, list[dict]] = {}
+        self.batch_answers: Counter[str] = Counter()  # custom_id → times a batch answered it
         self.server: asyncio.AbstractServer | None = None
         self.port = 0
 
@@ -83,15 +94,96 @@ class FakeOpenAI:
             message["content"] = f"<think>\n\n</think>\n\n{content}"
         elif "[nothink]" not in text:
             message["reasoning_content"] = reasoning
+        prompt = len(text) // 4
+        usage = {"prompt_tokens": prompt, "completion_tokens": 20, "total_tokens": prompt + 20,
+                 # as OpenAI reports them: a cached prefix of the prompt, reasoning inside the completion
+                 "prompt_tokens_details": {"cached_tokens": prompt // 2},
+                 "completion_tokens_details": {"reasoning_tokens": 0 if "[nothink]" in text else 12}}
+        self.usages.append(usage)
         payload = {
             "id": f"chatcmpl-{self.requests}",
             "object": "chat.completion",
             "created": 0,
             "model": body.get("model", "fake"),
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": len(text) // 4, "completion_tokens": 20, "total_tokens": len(text) // 4 + 20},
+            "usage": usage,
         }
         return 200, {}, json.dumps(payload).encode()
+
+    # -- the Batch API -------------------------------------------------------------------------
+
+    def _batch_api(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        route, _, query = path.partition("?")
+        parts = route.strip("/").split("/")  # v1, files|batches, [id], [content|cancel]
+        if method == "POST" and route == "/v1/files":
+            file_id = f"file-{len(self.files)}"
+            self.files[file_id] = _multipart_file(headers.get("content-type", ""), raw)
+            return _json(200, {"id": file_id, "object": "file", "bytes": len(self.files[file_id]), "created_at": 0,
+                               "filename": "batch.jsonl", "purpose": "batch", "status": "processed"})
+        if method == "GET" and len(parts) == 4 and parts[1] == "files" and parts[3] == "content":
+            if parts[2] not in self.files:
+                return _json(404, {"error": {"message": f"no file {parts[2]}"}})
+            return 200, {}, self.files[parts[2]]
+        if method == "POST" and route == "/v1/batches":
+            body = json.loads(raw)
+            if body.get("input_file_id") not in self.files:
+                return _json(400, {"error": {"message": "input_file_id not found"}})
+            batch_id = f"batch_{len(self.batches)}"
+            lines = [json.loads(x) for x in self.files[body["input_file_id"]].decode().splitlines() if x.strip()]
+            self.batches[batch_id] = batch = {
+                "id": batch_id, "object": "batch", "endpoint": body["endpoint"], "errors": None,
+                "input_file_id": body["input_file_id"], "completion_window": body["completion_window"],
+                "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": len(self.batches),
+                "metadata": body.get("metadata"), "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+            }
+            self.batch_lines[batch_id] = lines
+            return _json(200, batch)
+        if method == "GET" and route == "/v1/batches":
+            data = sorted(self.batches.values(), key=lambda b: -b["created_at"])
+            return _json(200, {"object": "list", "data": data, "has_more": False})
+        if method == "GET" and len(parts) == 3 and parts[1] == "batches":
+            batch = self.batches.get(parts[2])
+            if batch is None:
+                return _json(404, {"error": {"message": f"no batch {parts[2]}"}})
+            self._advance(batch)
+            return _json(200, batch)
+        return _json(404, {"error": {"message": "not found"}})
+
+    def _advance(self, batch: dict) -> None:
+        lines = self.batch_lines[batch["id"]]
+        text = json.dumps(lines)
+        step = {"validating": "in_progress", "in_progress": "finalizing", "finalizing": "completed"}
+        if batch["status"] == "validating" and "[batchfail]" in text:
+            batch["status"] = "failed"
+            batch["errors"] = {"object": "list", "data": [{"code": "invalid_request", "message": "line 1: bad model"}]}
+            return
+        if batch["status"] not in step:
+            return
+        batch["status"] = step[batch["status"]]
+        if batch["status"] != "completed":
+            return
+        if "[batchexpire]" in text:
+            batch["status"] = "expired"
+            answered, expired = lines[: len(lines) // 2], lines[len(lines) // 2:]
+        else:
+            answered, expired = lines, []
+        out, err = [], []
+        for line in answered:
+            self.batch_answers[line["custom_id"]] += 1
+            result = self._completion(line["body"])
+            status, body = (result[0], json.loads(result[2])) if isinstance(result, tuple) else (500, {"error": {"message": "dropped"}})
+            entry = {"id": f"batch_req_{len(out) + len(err)}", "custom_id": line["custom_id"],
+                     "response": {"status_code": status, "request_id": "req", "body": body}, "error": None}
+            (out if status == 200 else err).append(entry)
+        for line in expired:
+            err.append({"id": "batch_req_x", "custom_id": line["custom_id"], "response": None,
+                        "error": {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."}})
+        for name, rows in (("output_file_id", out), ("error_file_id", err)):
+            if rows:
+                file_id = f"file-{len(self.files)}"
+                self.files[file_id] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                batch[name] = file_id
+        batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(err)}
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -111,6 +203,8 @@ class FakeOpenAI:
                     result = (200, {}, b'{"object": "list", "data": [{"id": "fake", "object": "model"}]}')
                 elif method == "POST" and path == "/v1/chat/completions":
                     result = self._completion(json.loads(raw))
+                elif path.startswith(("/v1/files", "/v1/batches")):
+                    result = self._batch_api(method, path, headers, raw)
                 else:
                     result = (404, {}, b'{"error": {"message": "not found"}}')
                 if result == "drop":
@@ -123,7 +217,8 @@ class FakeOpenAI:
                 status, extra, body = result
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)
-                reason = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}[status]
+                reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+                          500: "Internal Server Error"}[status]
                 out = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(body)}"]
                 out += [f"{k}: {v}" for k, v in extra.items()]
                 writer.write(("\r\n".join(out) + "\r\n\r\n").encode() + body)
@@ -144,6 +239,20 @@ class FakeOpenAI:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", port, backlog=4096)
         self.port = self.server.sockets[0].getsockname()[1]
         return self.port
+
+
+def _json(status: int, payload: dict) -> tuple[int, dict[str, str], bytes]:
+    return status, {}, json.dumps(payload).encode()
+
+
+def _multipart_file(content_type: str, raw: bytes) -> bytes:
+    """The `file` field of a multipart/form-data upload (what the openai client sends to /v1/files)."""
+    boundary = content_type.partition("boundary=")[2].strip('"').encode()
+    for part in raw.split(b"--" + boundary):
+        head, _, body = part.partition(b"\r\n\r\n")
+        if b'name="file"' in head:
+            return body[: -2] if body.endswith(b"\r\n") else body
+    return b""
 
 
 class FakeOpenAIThread:
