@@ -76,6 +76,8 @@ class Progress:
         self.hits += hit
         self.tokens += tokens
         self.cost += cost or 0.0
+        if self._bar is None and self.log_every_s is None:
+            return  # nothing to draw: no text to format, thousands of times a second
         elapsed = max(time.monotonic() - self.started, 1e-9)
         rate = note or f"{self.rate_label} {self.hits / self.done:.0%}"
         if self.cost_before is not None:
