@@ -19,9 +19,11 @@ from pydantic import BaseModel
 from ..processes import kill_tree
 
 _ctx = mp.get_context("spawn")  # fork from a threaded parent can deadlock; spawn cannot
+STARTUP_S = 120.0  # a worker that has not started by then is treated as stuck
 
 
 def _serve(conn: Connection, fn: Callable[..., BaseModel], teardown: Callable[[], None] | None) -> None:
+    conn.send("ready")  # imports done: the parent starts a task's deadline from here, not from the spawn
     while True:
         try:
             task = conn.recv()
@@ -45,6 +47,7 @@ class _Worker:
         self.proc.start()
         child.close()
         self.task: tuple[Any, float] | None = None  # (key, deadline)
+        self.ready = False
 
     def stop(self, kill: bool = False) -> None:
         """Ends the worker and whatever it started: asked to tear down and exit, or killed with
@@ -52,7 +55,10 @@ class _Worker:
         if not kill:
             try:
                 self.conn.send(None)
-                kill = not self.conn.poll(30) or self.conn.recv() != "done"
+                reply = self.conn.recv() if self.conn.poll(30) else None
+                if reply == "ready":  # it never had a task read back: its start-up line comes first
+                    reply = self.conn.recv() if self.conn.poll(30) else None
+                kill = reply != "done"
             except (OSError, EOFError):
                 kill = True
         if kill:
@@ -91,7 +97,9 @@ def run_with_deadline(
                     pool.append(w)
                 key, args = nxt
                 w.conn.send(args)
-                w.task = (key, time.monotonic() + timeout_s)
+                # a worker still starting (spawn and imports take seconds on a loaded machine) gets
+                # its task's deadline once it says it is ready; until then only a start-up limit
+                w.task = (key, time.monotonic() + (timeout_s if w.ready else STARTUP_S + timeout_s))
             busy = [w for w in pool if w.task is not None]
             if not busy:
                 return
@@ -102,6 +110,13 @@ def run_with_deadline(
                 if w.task is None:
                     continue
                 key, deadline = w.task
+                if w.conn in ready and not w.ready:
+                    try:
+                        w.ready = w.conn.recv() == "ready"
+                    except EOFError:
+                        w.ready = True  # dead at start: the next read reports it as this task's error
+                    w.task = (key, time.monotonic() + timeout_s)
+                    continue
                 if w.conn in ready:
                     try:
                         status, payload = w.conn.recv()
