@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .budget import Budget, Reservation
-from .cost import resolve_price
+from .cost import Price, resolve_price
 from .errors import UserError
 from .generate import Tally, build_request, pending_pairs, prompt_bytes, run_budget, to_record
 from .problems import Problem
@@ -113,9 +113,10 @@ async def generate_batches(recipe: Recipe, teacher: Teacher, writer: PartWriter,
     tally = Tally()
     price = resolve_price(recipe.teacher.price, teacher.price_key())
     tally.priced = price is not None
-    budget = run_budget(recipe, teacher, price, writer.run.spent())
+    spent = writer.run.spent()
+    budget = run_budget(recipe, teacher, price, spent)
     if price is not None:
-        progress.show_cost(writer.run.spent()[0])
+        progress.show_cost(spent.usd)
     holds: dict[str, Reservation] = {}
     in_chunks: set[int] = set()
     for chunk in batches.open_chunks():  # from an earlier run: still held against the budget
@@ -192,7 +193,7 @@ async def _submit(teacher: Teacher, batches: Batches, chunk: Chunk, search: bool
 
 async def _collect(recipe: Recipe, teacher: Teacher, batches: Batches, chunk: Chunk, info: dict[str, Any],
                    writer: PartWriter, done: set[int], tally: Tally, progress: Progress,
-                   price: Any) -> tuple[float, int]:
+                   price: Price | None) -> tuple[float, int]:
     """Every pair of a finished batch as a record; returns what they cost (USD, tokens)."""
     answers: dict[str, Any] = {}
     for field in ("output_file_id", "error_file_id"):

@@ -33,13 +33,14 @@ class Budget:
         self._held = Reservation(0.0, 0)
         self._in_flight = 0
         self._changed = asyncio.Condition()
-        # Prompt tokens per UTF-8 byte: at most 1 for every tokenizer we know, learned from usage.
-        self._tokens_per_byte = 1.0
+        # The most prompt tokens per UTF-8 byte seen in usage; before any, 1 (no tokenizer we know
+        # makes more than one token of a byte).
         self._most_per_byte = 0.0
         self.exhausted = False
 
     def worst_case(self, prompt_bytes: int, max_tokens: int, batch: bool = False) -> Reservation:
-        prompt = int(prompt_bytes * self._tokens_per_byte) + 16  # the chat template's own tokens
+        per_byte = min(1.0, self._most_per_byte * 1.1) if self._most_per_byte else 1.0
+        prompt = int(prompt_bytes * per_byte) + 16  # the chat template's own tokens
         usd = self.price.cost(prompt, 0, max_tokens, batch) if self.price else 0.0
         return Reservation(usd, prompt + max_tokens)
 
@@ -68,7 +69,6 @@ class Budget:
         self.spent_tokens += tokens
         if prompt_bytes and prompt_tokens:
             self._most_per_byte = max(self._most_per_byte, prompt_tokens / prompt_bytes)
-            self._tokens_per_byte = min(1.0, self._most_per_byte * 1.1)
 
     async def admit(self, r: Reservation) -> bool:
         """True once `r` fits; False when it cannot (nothing in flight will free enough)."""

@@ -23,7 +23,7 @@ from .problems import Problem, iter_problems
 from .progress import Progress
 from .recipe import Recipe
 from .records import SampleRecord
-from .runstore import PartWriter, pair_key
+from .runstore import PartWriter, Spend, pair_key
 from .teachers import ChatRequest, Completion, Teacher, TeacherFailure
 from .traces import split_trace
 
@@ -230,14 +230,14 @@ class FailFast:
         )
 
 
-def run_budget(recipe: Recipe, teacher: Teacher, price: Price | None, spent: tuple[float, int]) -> Budget | None:
+def run_budget(recipe: Recipe, teacher: Teacher, price: Price | None, spent: Spend) -> Budget | None:
     cap = recipe.budget
     if cap.max_cost_usd is None and cap.max_tokens_total is None:
         return None
     if cap.max_cost_usd is not None and price is None:
         raise UserError(f"--max-cost: no price known for {recipe.teacher.spec} (set teacher.price or "
                         "--price-input/--price-output)")
-    return Budget(cap.max_cost_usd, cap.max_tokens_total, price, *spent)
+    return Budget(cap.max_cost_usd, cap.max_tokens_total, price, spent.usd, spent.tokens)
 
 
 async def generate(
@@ -255,7 +255,7 @@ async def generate(
     fail_fast = FailFast(recipe.teacher.fail_fast_after)
     tally.priced = price is not None
     if price is not None:
-        progress.show_cost(spent[0])
+        progress.show_cost(spent.usd)
     stopping = False
 
     async def produce() -> None:

@@ -97,7 +97,7 @@ def generate_on_ray(recipe: Recipe, teacher: Teacher, writer: PartWriter, done: 
     tally = Tally()
     tally.priced = resolve_price(recipe.teacher.price, teacher.price_key()) is not None
     if tally.priced:
-        progress.show_cost(writer.run.spent()[0])
+        progress.show_cost(writer.run.spent().usd)
     fail_fast = FailFast(recipe.teacher.fail_fast_after)
     pairs = pending_pairs(recipe, done, tally)
     requeued: deque[list[tuple[Problem, int]]] = deque()

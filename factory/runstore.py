@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -66,6 +66,12 @@ def _diff(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
 def _short(value: Any) -> str:
     text = json.dumps(value, default=str)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Spend(NamedTuple):
+    usd: float
+    tokens: int  # prompt + completion
+    priced: int  # records that had a price
 
 
 class Run:
@@ -141,13 +147,14 @@ class Run:
                     batch = batch.append_column(SAMPLE_SCHEMA.field(name), pa.nulls(batch.num_rows, SAMPLE_SCHEMA.field(name).type))
                 yield batch.select(wanted)
 
-    def spent(self) -> tuple[float, int]:
-        """(USD, prompt + completion tokens) over every record, retries included: what the run cost."""
-        usd, tokens = 0.0, 0
+    def spent(self) -> Spend:
+        """What the run cost over every record, retries included."""
+        usd, tokens, priced = 0.0, 0, 0
         for batch in self.iter_sample_batches(["cost_usd", "prompt_tokens", "completion_tokens"]):
             usd += pc.sum(batch.column(0)).as_py() or 0.0
             tokens += (pc.sum(batch.column(1)).as_py() or 0) + (pc.sum(batch.column(2)).as_py() or 0)
-        return usd, tokens
+            priced += batch.num_rows - batch.column(0).null_count
+        return Spend(usd, tokens, priced)
 
     def done_keys(self) -> set[int]:
         """Pairs that have a sample; failed pairs are not done and are tried again."""

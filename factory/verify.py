@@ -333,7 +333,7 @@ def build_dataset(run: Run, recipe: Recipe, band: tuple[float, float] | None,
     solved = pc.sum(pc.greater(rates["passed"], 0).cast(pa.int64())).as_py() or 0
     cost = None
     if tokens["priced"]:
-        total = round(run.spent()[0], 6)
+        total = round(run.spent().usd, 6)
         cost = CostStats(total_usd=total, priced_samples=tokens["priced"], unpriced_samples=samples - tokens["priced"],
                          per_kept_trace_usd=round(total / kept, 6) if kept else None,
                          per_problem_solved_usd=round(total / solved, 6) if solved else None)

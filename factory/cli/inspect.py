@@ -43,10 +43,6 @@ def recipes() -> None:
     Console().print(sft)
 
 
-def _priced(run: Run) -> bool:
-    return any(batch.column(0).null_count < batch.num_rows for batch in run.iter_sample_batches(["cost_usd"]))
-
-
 def _run_counts(run: Run) -> dict[str, object]:
     statuses: Counter[str] = Counter()
     for row in run.iter_latest_samples(["status", "error_reason"]):
@@ -64,6 +60,7 @@ def status(run: Path = typer.Argument(..., help="Run folder."), as_json: bool = 
     opened = Run.open(run)
     config = opened.config()
     stats_path = run / "stats.json"
+    spent = opened.spent()
     report = {
         "run": str(run),
         "recipe": config["recipe"]["name"],
@@ -71,7 +68,7 @@ def status(run: Path = typer.Argument(..., help="Run folder."), as_json: bool = 
         "samples_per_problem": config["recipe"]["sampling"]["samples"],
         "parts": len(opened.part_paths()),
         "pairs": _run_counts(opened),
-        "spent_usd": round(opened.spent()[0], 6) if _priced(opened) else None,
+        "spent_usd": round(spent.usd, 6) if spent.priced else None,
         "batches": describe_batches(run),
         "verify": json.loads(stats_path.read_text()) if stats_path.exists() else None,
     }

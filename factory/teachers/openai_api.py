@@ -116,7 +116,7 @@ def _connection_reason(err: Exception) -> str:
 def _classify(err: Exception) -> tuple[str, bool, float | None]:
     """(reason code, retriable, server-requested wait)."""
     if isinstance(err, openai.APITimeoutError):
-        return _connection_reason(err) if _connection_reason(err) == "connect_timeout" else "timeout", True, None
+        return "connect_timeout" if _connection_reason(err) == "connect_timeout" else "timeout", True, None
     if isinstance(err, openai.APIConnectionError):
         return _connection_reason(err), True, None
     if isinstance(err, openai.APIStatusError):
@@ -231,9 +231,12 @@ class OpenAITeacher(Teacher):
     def batch_line(self, custom_id: str, request: ChatRequest) -> dict[str, Any]:
         return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": self._body(request)}
 
-    async def _batch_call(self, what: str, call):  # noqa: ANN001, ANN202 - call: () -> awaitable
-        """One Batch API call, retried like a request (a status read may meet a 503 in a 24 h wait)."""
+    async def _batch_call(self, what: str, call, before_retry=None):  # noqa: ANN001, ANN202 - () -> awaitables
+        """One Batch API call, retried like a request (a status read may meet a 503 in a 24 h wait).
+        `before_retry`, if it finds what the failed try may have made after all, is returned instead."""
         for attempt in range(1, self.options.max_attempts + 1):
+            if attempt > 1 and before_retry is not None and (made := await before_retry()) is not None:
+                return made
             try:
                 return await call()
             except openai.APIError as err:
@@ -249,31 +252,26 @@ class OpenAITeacher(Teacher):
         """Upload the JSONL and start its batch; `metadata` finds it again if we die before saving its id."""
         file = await self._batch_call("upload", lambda: self.client.files.create(
             file=("rfactory-batch.jsonl", data), purpose="batch"))
-        for attempt in range(1, self.options.max_attempts + 1):
-            try:
-                batch = await self.client.batches.create(
-                    input_file_id=file.id, endpoint="/v1/chat/completions", completion_window=self.options.batch_window,
-                    metadata=metadata)
-                return batch.model_dump()
-            except openai.APIError as err:
-                _, retriable, wait = _classify(err)
-                if not retriable or attempt == self.options.max_attempts:
-                    raise UserError(f"Batch API at {public_url(self.base_url)}: create failed: {_one_line(err)}") from None
-            # a create that timed out may have been made all the same: never pay for one chunk twice
-            await asyncio.sleep(self._backoff(attempt, wait))
-            if (made := await self.find_batch(metadata)) is not None:
-                return made
-        raise AssertionError("unreachable")
+        # a create that timed out may have been made all the same: look before trying again, so one
+        # chunk is never paid for twice
+        batch = await self._batch_call("create", lambda: self.client.batches.create(
+            input_file_id=file.id, endpoint="/v1/chat/completions", completion_window=self.options.batch_window,
+            metadata=metadata), before_retry=lambda: self._made(metadata))
+        return batch.model_dump()
 
-    async def find_batch(self, metadata: dict[str, str]) -> dict[str, Any] | None:
+    async def _made(self, metadata: dict[str, str]) -> Any:
         seen = 0
         async for batch in await self._batch_call("list", lambda: self.client.batches.list(limit=100)):
             if batch.metadata and all(batch.metadata.get(k) == v for k, v in metadata.items()):
-                return batch.model_dump()
+                return batch
             seen += 1
             if seen >= self.options.batch_search_limit:
                 break
         return None
+
+    async def find_batch(self, metadata: dict[str, str]) -> dict[str, Any] | None:
+        batch = await self._made(metadata)
+        return None if batch is None else batch.model_dump()
 
     async def batch(self, batch_id: str) -> dict[str, Any]:
         return (await self._batch_call("status", lambda: self.client.batches.retrieve(batch_id))).model_dump()
