@@ -80,9 +80,11 @@ LEETCODE = "class Solution:\\n    def total(self, nums: List) -> int:\\n        
 def lcb_files() -> dict[str, bytes]:
     """Release files as the Hub holds them: v5 reads test.jsonl … test5.jsonl, never test6.jsonl."""
     def jsonl(rows): return "".join(json.dumps(r) + "\n" for r in rows).encode()
-    planted = [lcb_row(qid, "2024-09-1" + qid[3], f"Print a + b. [code][answers={'|'.join(progs)}]")
+    # `--select distinguish`: the model writes two inputs and judges a + b's output right
+    planted = [lcb_row(qid, "2024-09-1" + qid[3], f"Print a + b. [code][answers={'|'.join(progs)}]"
+                                                  "[inputs=5 7|0 0][right=12|0]")
                for qid, progs in PLANTED_CODE.items()]
-    leetcode = lcb_row("3000", "2024-12-01", f"Return the sum of nums. [code][answers={LEETCODE}]",
+    leetcode = lcb_row("3000", "2024-12-01", f"Return the sum of nums. [code][answers={LEETCODE}][inputs=[3, 4]|[]]",
                        platform="leetcode", starter_code="class Solution:\n    def total(self, nums: List[int]) -> int:\n",
                        metadata=json.dumps({"func_name": "total"}),
                        public_test_cases=json.dumps([{"input": "[1, 2]", "output": "3", "testtype": "functional"}]),
@@ -240,6 +242,35 @@ def test_livecodebench_eval_selects_by_public_tests_and_scores_on_hidden_ones(hu
     assert "maj_at" not in r["scores"] or not r["scores"]["maj_at"]
     cached = json.loads((tmp_path / "e/livecodebench/public_tests.json").read_text())
     assert cached["abc1_a"] == {"0": 0, "1": 1, "2": 1, "3": 0}
+
+
+def test_livecodebench_eval_breaks_public_test_ties_on_inputs_the_model_writes(hub, tmp_path: Path):
+    _, env = hub
+    with FakeOpenAIThread() as api:
+        args = eval_args(api, "--bench", "livecodebench", "--out", "e", "--concurrency", "1", "--select", "tests",
+                         "--select", "distinguish")
+        res = json_out(run_cli(*args, cwd=tmp_path, env=env))
+        asked = api.fake.requests
+        again = json_out(run_cli(*args, cwd=tmp_path, env=env))
+        assert api.fake.requests == asked  # inputs, outputs and judgments are all kept: a rerun asks nothing
+    (r,) = res["benchmarks"]
+    assert again["benchmarks"][0]["selection"] == r["selection"]
+    # abc1 [CRASH, CONST, SUM, CRASH]: CONST and SUM tie on the public test from k = 3; on "5 7" CONST prints 3
+    # and SUM 12, the judge says SUM. abc2 [CRASH, SUM, CONST, CONST]: at k = 4 CONST's cluster is the larger and
+    # holds the title, and loses it to SUM
+    assert r["selection"]["tests"] == {"1": 0.5, "2": 0.75, "3": 0.75, "4": 0.75}
+    assert r["selection"]["distinguish"] == {"1": 0.5, "2": 0.75, "3": 1.0, "4": 1.0}
+    folder = tmp_path / "e/livecodebench/distinguish"
+    outputs = json.loads((folder / "outputs.json").read_text())
+    assert outputs["abc1_a"]["1"] == [["ok", "3"], ["ok", "3"]] and outputs["abc1_a"]["2"] == [["ok", "12"], ["ok", "0"]]
+    assert sorted(outputs["abc1_a"]) == ["1", "2"]  # only candidates that tie run: CRASH never does
+    assert outputs["3000"]["0"] == [["ok", "7"], ["ok", "0"]]  # a LeetCode call: total([3, 4]), total([])
+    inputs = [json.loads(x) for x in (folder / "inputs/problems.jsonl").read_text().splitlines()]
+    assert sorted(q["id"] for q in inputs) == ["3000", "abc1_a", "abc2_a", "abc3_a"]  # each tied at some k
+    judged = [json.loads(x)["problem"] for x in (folder / "judge/problems.jsonl").read_text().splitlines()]
+    shown = [tuple(re.findall(r"Output [AB]:\n```\n(.*?)\n```", q)) for q in judged]
+    assert sorted(shown) == [("12", "3"), ("3", "12"), ("3", "12")]  # abc1 at k = 3 and 4 share one judgment
+    assert all("Input:\n```\n5 7\n```" in q for q in judged)
 
 
 def test_strategies_a_benchmark_cannot_have_are_refused_before_any_work(hub, tmp_path: Path):

@@ -13,7 +13,7 @@ from ..benchmarks import EVAL_BENCHMARKS
 from ..errors import UserError
 from .options import JSON, QUIET, interruptible, output_mode
 
-Strategy = Enum("Strategy", {name: name for name in ("majority", "verifier", "tests")}, type=str)
+Strategy = Enum("Strategy", {name: name for name in ("majority", "verifier", "tests", "distinguish")}, type=str)
 eval_app = typer.Typer(help="Score a teacher or a trained student on reasoning benchmarks.", add_completion=False)
 
 
@@ -60,7 +60,7 @@ def evaluate(
     top_p: Optional[float] = typer.Option(None, help="Nucleus sampling top_p."),
     max_tokens: Optional[int] = typer.Option(None, help="Max new tokens per sample (default: the benchmark's, 32768)."),
     seed: Optional[int] = typer.Option(None, help="Base seed; each (problem, sample) derives its own."),
-    select: list[Strategy] = typer.Option([], "--select", help="Best-of-n strategy to report at every n: majority, verifier (the oracle bound) or tests (code: chosen by public tests). Repeatable."),
+    select: list[Strategy] = typer.Option([], "--select", help="Best-of-n strategy to report at every n: majority, verifier (the oracle bound), tests (code: chosen by public tests) or distinguish (code, S*: ties on public tests broken on inputs the model writes, the model judging the outputs; asks the model more). Repeatable."),
     release: Optional[str] = typer.Option(None, help="LiveCodeBench release tag (default release_v5)."),
     dates: Optional[str] = typer.Option(None, help="LiveCodeBench contest dates kept, START..END (default 2024-08..2025-01)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Eval folder (default evals/<model>)."),
@@ -85,6 +85,8 @@ def evaluate(
       rfactory eval --model openai:deepseek-reasoner --bench gpqa-diamond -n 8 --out evals/r1
 
       rfactory eval --model vllm:models/student --bench livecodebench --release release_v6 --dates 2025-01.. --select tests
+
+      rfactory eval --model vllm:models/student --bench livecodebench --select tests --select distinguish
 
       rfactory eval compare evals/base evals/sft-round1
     """

@@ -3,17 +3,20 @@ the eval folder. Called by `rfactory eval` and by `train-sft --eval` for each ch
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ..benchmarks import LoadedBenchmark
 from ..progress import Mode, Progress
 from ..runstore import write_json_atomic
+from .distinguish import settle
 from .report import markdown, scaling_plots
-from .results import EvalResults, ModelInfo, answers_by_problem, benchmark_result, results
-from .run import generate_all, load, open_run, recipe_for
+from .results import EvalResults, ModelInfo, answers_by_problem, benchmark_result, judged, results
+from .run import Session, load, open_run, recipe_for
 from .selection import check
 
 
@@ -41,34 +44,48 @@ class EvalRequest(BaseModel):
 
 def evaluate(req: EvalRequest, mode: Mode) -> EvalResults:
     from ..teachers import build_teacher
-    from ..verify import verify_run
-    from rfactory.verifiers.math.groups import answer_groups
 
     engine = build_teacher(req.model, req.options)
     loaded = [load(arg, req.out, req.answer_column, req.release, req.dates) for arg in req.benches]
     for b in loaded:
         check(req.select, b)
+    res = asyncio.run(_evaluate(req, loaded, Session(engine, mode, req.ray)))
+    write(res, req.out)
+    return res
+
+
+async def _evaluate(req: EvalRequest, loaded: list[LoadedBenchmark], session: Session) -> EvalResults:
+    from ..verify import verify_run
+    from rfactory.verifiers.math.groups import answer_groups
+
+    engine = session.engine
     sampling = {"samples": req.samples, "temperature": req.temperature, "top_p": req.top_p,
                 "max_tokens": req.max_tokens, "seed": req.seed}
     jobs = []
     for b in loaded:
         recipe = recipe_for(b, req.out, req.model, req.options, sampling, req.concurrency)
         jobs.append((recipe, open_run(recipe, engine, req.out)))
-    generate_all(jobs, engine, mode, req.ray)
-    scored = []
-    for (recipe, run), b in zip(jobs, loaded):
-        progress = Progress(mode, f"verify {recipe.name}", run.record_count(), "pass")
-        try:
-            verify_run(run, progress)
-        finally:
-            progress.close()
-        groups = (answer_groups(answers_by_problem(run), recipe.verifier.timeout_s, workers=1)
-                  if b.definition.kind == "math" else None)
-        scored.append(benchmark_result(run, b, recipe, groups, req.select))
-    res = results(ModelInfo(spec=req.model, identity=engine.identity(), engine=engine.engine(),
-                            options=engine.public_options()), scored)
-    write(res, req.out)
-    return res
+    try:
+        await session.generate(jobs)
+        if "distinguish" not in req.select:  # nothing more to ask: free the engine's memory and cores for verifying
+            await session.aclose()
+        scored = []
+        for (recipe, run), b in zip(jobs, loaded):
+            progress = Progress(session.mode, f"verify {recipe.name}", run.record_count(), "pass")
+            try:
+                verify_run(run, progress)
+            finally:
+                progress.close()
+            groups = (answer_groups(answers_by_problem(run), recipe.verifier.timeout_s, workers=1)
+                      if b.definition.kind == "math" else None)
+            verdicts = judged(run, b, groups)
+            if "distinguish" in req.select:
+                await settle(run, b, recipe, verdicts.right(), session)
+            scored.append(benchmark_result(run, b, recipe, verdicts, req.select))
+    finally:
+        await session.aclose()
+    return results(ModelInfo(spec=req.model, identity=engine.identity(), engine=engine.engine(),
+                             options=engine.public_options()), scored)
 
 
 def write(res: EvalResults, out: Path) -> None:

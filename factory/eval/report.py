@@ -37,7 +37,8 @@ def table(res: EvalResults) -> Table:
     return t
 
 
-_LABELS = {"majority": "majority vote", "verifier": "oracle (any right)", "tests": "chosen by public tests"}
+_LABELS = {"majority": "majority vote", "verifier": "oracle (any right)", "tests": "chosen by public tests",
+           "distinguish": "public tests, ties judged on generated inputs (S*)"}
 
 
 def selection_table(res: EvalResults) -> Table | None:

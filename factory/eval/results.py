@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -69,8 +69,18 @@ _STATUSES = {"right": ("correct", "passed"), "wrong_answer": ("mismatch", "wrong
 _UNSCORED = ("generation_failed", "sandbox_error")  # no verdict on the model: missing, not wrong
 
 
-def benchmark_result(run: Run, bench: LoadedBenchmark, recipe: Recipe, groups: dict[str, dict[str, str]] | None,
-                     select: Sequence[str] = ()) -> BenchmarkResult:
+class Judged(NamedTuple):
+    """A benchmark's verdicts: each problem's scored samples in sample order, and every status counted."""
+
+    samples: dict[str, list[tuple[int, bool, str | None]]]  # (sample index, right, answer group)
+    counts: Counter[str]
+
+    def right(self) -> dict[str, list[tuple[int, bool]]]:
+        """Each problem's (sample index, right), the candidates a best-of-n strategy picks from."""
+        return {p: [(i, ok) for i, ok, _ in v] for p, v in self.samples.items()}
+
+
+def judged(run: Run, bench: LoadedBenchmark, groups: dict[str, dict[str, str]] | None) -> Judged:
     """`groups`: each problem's distinct answers → their group (`verifiers.math.groups`), for maj@k;
     None: an answer is its own group (a choice letter), or, for code, there is no vote."""
     code = bench.definition.kind == "code"
@@ -90,7 +100,13 @@ def benchmark_result(run: Run, bench: LoadedBenchmark, recipe: Recipe, groups: d
         else:
             group = groups.get(row["problem_id"], {}).get(" ".join(answer.split()))
         correct.setdefault(row["problem_id"], []).append((row["sample_index"], bool(verdict["passed"]), group))
-    correct = {pid: sorted(v) for pid, v in correct.items()}
+    return Judged({pid: sorted(v) for pid, v in correct.items()}, counts)
+
+
+def benchmark_result(run: Run, bench: LoadedBenchmark, recipe: Recipe, verdicts: Judged,
+                     select: Sequence[str] = ()) -> BenchmarkResult:
+    code = bench.definition.kind == "code"
+    correct, counts = verdicts
     matrix = {pid: [ok for _, ok, _ in v] for pid, v in correct.items()}
     answer_groups = {pid: [g for _, _, g in v] for pid, v in correct.items()}
     scores = score(matrix, None if code else answer_groups)
@@ -119,8 +135,7 @@ def benchmark_result(run: Run, bench: LoadedBenchmark, recipe: Recipe, groups: d
         outcomes=Outcomes(**{field: sum(counts[k] for k in ks) for field, ks in _STATUSES.items()},
                           truncated=counts["truncated"], missing=counts["generation_failed"],
                           sandbox_error=counts["sandbox_error"]),
-        selection=selection_curves(select, run, bench, recipe, scores, {p: [(i, ok) for i, ok, _ in v]
-                                                                         for p, v in correct.items()}) if select else {},
+        selection=selection_curves(select, run, bench, recipe, scores, verdicts.right()) if select else {},
         choice_seeds={p.id: p.choice_seed for p in bench.problems} if d.kind == "choice" else None,
         warnings=warnings,
     )

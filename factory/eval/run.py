@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from ..benchmarks import BenchmarkDef, LoadedBenchmark, load_eval_benchmark, resolve
-from ..errors import UserError
 from ..generate import generate
 from ..progress import Mode, Progress
 from ..recipe import (Columns, OutputConfig, ProblemsConfig, PromptConfig, Recipe, SamplingConfig, TeacherConfig,
@@ -105,34 +104,37 @@ def _job(recipe: Recipe, run: Run, mode: Mode) -> Iterator[tuple[PartWriter, set
         writer.close()
 
 
-async def _generate_here(jobs: list[tuple[Recipe, Run]], engine: Teacher, mode: Mode) -> list[dict[str, Any]]:
-    summaries = []
-    try:
-        for recipe, run in jobs:
-            with _job(recipe, run, mode) as (writer, done, progress):
-                summaries.append(await generate(recipe, engine, writer, done, progress))
-    finally:
-        await engine.aclose()
-    return summaries
-
-
 def _problem_ids(recipe: Recipe) -> list[str]:
     with open(recipe.problems.source, encoding="utf-8") as f:
         return [json.loads(line)["id"] for line in f if line.strip()]
 
 
-def generate_all(jobs: list[tuple[Recipe, Run]], engine: Teacher, mode: Mode,
-                 ray: tuple[str | None, int] | None = None) -> list[dict[str, Any]]:
-    """Every benchmark's pending pairs: here, on one engine for all of them (started once), or on
-    Ray workers (`ray`: the cluster address and the worker count), each with its own engine."""
-    if not jobs:
-        raise UserError("eval: no benchmark to run (give --bench)")
-    if ray is None:
-        return asyncio.run(_generate_here(jobs, engine, mode))
-    from ..ray_executor import generate_on_ray  # Ray loads only for this executor
+class Session:
+    """Where an eval's requests run: here, on one engine for everything the eval asks (started on
+    the first request, closed once nothing more will be asked: a vLLM engine lives in one event loop), or on Ray
+    workers (`ray`: the cluster address and the worker count), each job with engines of its own."""
 
-    summaries = []
-    for recipe, run in jobs:
-        with _job(recipe, run, mode) as (writer, done, progress):
-            summaries.append(generate_on_ray(recipe, engine, writer, done, progress, *ray))
-    return summaries
+    def __init__(self, engine: Teacher, mode: Mode, ray: tuple[str | None, int] | None = None):
+        self.engine = engine
+        self.mode = mode
+        self.ray = ray
+        self.closed = False
+
+    async def generate(self, jobs: list[tuple[Recipe, Run]]) -> list[dict[str, Any]]:
+        """Every pending pair of each job, job after job."""
+        summaries = []
+        for recipe, run in jobs:
+            with _job(recipe, run, self.mode) as (writer, done, progress):
+                if self.ray is None:
+                    summaries.append(await generate(recipe, self.engine, writer, done, progress))
+                else:
+                    from ..ray_executor import generate_on_ray  # Ray loads only for this executor
+
+                    summaries.append(await asyncio.to_thread(generate_on_ray, recipe, self.engine, writer, done,
+                                                             progress, *self.ray))
+        return summaries
+
+    async def aclose(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.engine.aclose()

@@ -4,51 +4,24 @@ problem, for every k up to n, from the same verdicts as every other figure.
 - `majority`: the answer most of the k samples share (maj@k);
 - `verifier`: an oracle that knows which samples are right, the upper bound any selector can
   reach (pass@k, the unbiased estimator);
-- `tests` (code): S*-style selection. Each candidate runs on the problem's public tests, the
+- `tests` (code): S*'s first stage. Each candidate runs on the problem's public tests, the
   ones a contestant sees; the one passing the most of them (the earliest of those tied) is
-  submitted and scored by its verdict on every test.
+  submitted and scored by its verdict on every test;
+- `distinguish` (code): S* whole. Ties on the public tests are broken on inputs the model writes
+  to tell the candidates apart, the model judging whose output is right (`distinguish.py`).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping, Sequence
 
 from ..benchmarks import LoadedBenchmark
 from ..errors import UserError
 from ..recipe import Recipe
-from ..runstore import Run, write_json_atomic
+from ..runstore import Run
 from ..scoring import Scores
-
-def _public_passes(run: Run, bench: LoadedBenchmark, recipe: Recipe) -> dict[str, dict[str, int]]:
-    """problem → sample index → how many of its public tests the sample passes. Each sample is
-    judged once and kept in the run folder: rescoring runs nothing, more samples run only theirs."""
-    from rfactory.verifiers.code import verify_many
-
-    cache = run.root / "public_tests.json"
-    out: dict[str, dict[str, int]] = json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else {}
-    public = {p.id: p.public_tests for p in bench.problems if p.public_tests}
-    rows = [(r["problem_id"], str(r["sample_index"]), r["solution"] or "") for r in run.iter_latest_samples(
-        ["problem_id", "sample_index", "status", "solution"])
-        if r["status"] == "ok" and r["problem_id"] in public and str(r["sample_index"]) not in out.get(r["problem_id"], {})]
-    if not rows:
-        return out
-    options = recipe.verifier.code.model_dump() | {"stop_on_first_failure": False}  # a count, not a pass
-    tasks = ((n, solution, public[pid]) for n, (pid, _, solution) in enumerate(rows))
-    for n, verdict in verify_many(tasks, timeout_s=recipe.verifier.timeout_s,
-                                  workers=recipe.verifier.workers or os.cpu_count() or 1, **options):
-        tests = json.loads(verdict.detail) if verdict.detail else []
-        out.setdefault(rows[n][0], {})[rows[n][1]] = sum(t["status"] == "passed" for t in tests)
-    write_json_atomic(cache, out)
-    return out
-
-
-def by_public_tests(candidates: Sequence[tuple[bool, int]], k: int) -> bool:
-    """Whether the candidate chosen among the first k, each (right, public tests passed), is right:
-    the most public tests passed, the earliest of those tied."""
-    best = max(range(k), key=lambda i: (candidates[i][1], -i))
-    return candidates[best][0]
+from . import distinguish
+from .public_tests import public_passes, ranked, tied
 
 
 def curves(strategies: Sequence[str], scores: Scores, samples: Mapping[str, Sequence[tuple[int, bool]]],
@@ -61,8 +34,8 @@ def curves(strategies: Sequence[str], scores: Scores, samples: Mapping[str, Sequ
         elif strategy == "majority":
             out[strategy] = dict(scores.maj_at)
         elif strategy == "tests" and public is not None:
-            rows = [[(ok, public.get(p, {}).get(str(i), 0)) for i, ok in v] for p, v in samples.items()]
-            out[strategy] = {k: sum(by_public_tests(r, k) for r in rows) / len(rows)
+            rows = [ranked(v, public.get(p, {})) for p, v in samples.items()]
+            out[strategy] = {k: sum(tied(r, k)[0].right for r in rows) / len(rows)
                              for k in range(1, scores.samples_min + 1)}
     return out
 
@@ -72,11 +45,15 @@ def check(strategies: Sequence[str], bench: LoadedBenchmark) -> None:
     d = bench.definition
     if "majority" in strategies and d.kind == "code":
         raise UserError(f"--select majority: {d.name} is a code benchmark, whose answers do not vote; use --select tests")
-    if "tests" in strategies and (d.kind != "code" or not any(p.public_tests for p in bench.problems)):
-        raise UserError(f"--select tests: {d.name} has no public tests to select by")
+    for strategy in ("tests", "distinguish"):
+        if strategy in strategies and (d.kind != "code" or not any(p.public_tests for p in bench.problems)):
+            raise UserError(f"--select {strategy}: {d.name} has no public tests to select by")
 
 
 def selection_curves(strategies: Sequence[str], run: Run, bench: LoadedBenchmark, recipe: Recipe, scores: Scores,
                      samples: Mapping[str, Sequence[tuple[int, bool]]]) -> dict[str, dict[int, float]]:
-    public = _public_passes(run, bench, recipe) if "tests" in strategies else None
-    return curves(strategies, scores, samples, public)
+    public = public_passes(run, bench, recipe) if "tests" in strategies else None
+    out = curves(strategies, scores, samples, public)
+    if "distinguish" in strategies:
+        out["distinguish"] = distinguish.curve(bench, run, recipe, samples, scores.samples_min)
+    return out

@@ -19,6 +19,10 @@ Faults are keyed by tags in the problem text so a test can mix them in one run:
   [emptythink] an empty <think></think> before the answer (a model that skipped its thinking)
   [code]       the answer is a Python program (a literal \\n in it a newline), sent in a
                ```python block instead of a box: [code][answers=print(1)|print(2)]
+  [inputs=X|Y] a request for test inputs (its text says "test inputs") answers each item in an
+               ```input block (a literal \\n a newline), as `eval --select distinguish` asks
+  [right=X|Y]  a request to judge two outputs (its text has "Output A:" and "Output B:") answers
+               `Answer: B` when only B's output is among the items, else `Answer: A`
 
 The Batch API (`/v1/files`, `/v1/batches`) answers each batch's lines with the same completions,
 a batch moving validating → in_progress → finalizing → completed one step per status read; a line
@@ -39,6 +43,9 @@ from collections import Counter
 
 _ANSWER = re.compile(r"\[answer=([^\]]*)\]")
 _ANSWERS = re.compile(r"\[answers=([^\]]*)\]")
+_INPUTS = re.compile(r"\[inputs=((?:[^\[\]]|\[[^\[\]]*\])*)\]")  # an item may hold one level of [] (a JSON list)
+_RIGHT = re.compile(r"\[right=([^\]]*)\]")
+_SHOWN = re.compile(r"Output ([AB]):\n```\n(.*?)\n```", re.S)
 
 
 class FakeOpenAI:
@@ -81,7 +88,15 @@ class FakeOpenAI:
             choices = m.group(1).split("|")
             answer = choices[seeds.index(body.get("seed")) % len(choices)]
         reasoning = "Let me work through this carefully.\n\nThe key step gives the result."
-        if "[code]" in text:
+        if (m := _RIGHT.search(text)) and "Output A:" in text and "Output B:" in text:
+            shown = dict(_SHOWN.findall(text))
+            right = m.group(1).split("|")
+            letter = "B" if shown.get("B") in right and shown.get("A") not in right else "A"
+            content, finish = f"Comparing the two outputs.\nAnswer: {letter}", "stop"
+        elif (m := _INPUTS.search(text)) and "test inputs" in text:
+            blocks = (x.replace("\\n", "\n") for x in m.group(1).split("|"))
+            content, finish = "".join(f"```input\n{b}\n```\n" for b in blocks), "stop"
+        elif "[code]" in text:
             content, finish = "```python\n" + answer.replace("\\n", "\n") + "\n```", "stop"
         elif "[length]" in text:
             content, finish = "So the answer is \\boxed{" + answer, "length"

@@ -1,7 +1,8 @@
 """Code answers: the program in a solution, run against a problem's tests in a sandbox.
 
-`verify(solution, tests)` for one pair, `verify_many(tasks)` for a run. The pieces: `suite`
-reads the tests users have, `extract` finds the program, `sandbox` (with `forkserver`) runs it
+`verify(solution, tests)` for one pair, `verify_many(tasks)` for a run. `outputs_many` runs
+programs on inputs that have no expected output (S*-style selection compares what candidates
+print). The pieces: `suite` reads the tests users have, `extract` finds the program, `sandbox` (with `forkserver`) runs it
 one test at a time under kernel isolation, and `judge` compares what came back, in this trusted
 process, on plain data. A status says what happened: passed, wrong_answer, runtime_error,
 timeout, memory_limit, output_limit, no_code, or sandbox_error (an infrastructure failure is
@@ -135,6 +136,48 @@ def judge_solution(sandbox: Sandbox, solution: str, tests: str, timeout_s: float
     return Verdict(passed=False, status=status, reason=f"test {failed + 1} of {suite.size()}: {status}", **common)
 
 
+class ProgramOutputs(BaseModel):
+    """What a program gave for each input: ("ok", what it printed or returned) or (status, "")."""
+
+    outputs: list[tuple[str, str]]
+
+
+def _canonical_stdout(text: str) -> str:
+    """Trailing spaces and blank lines are not part of an answer (as `stdout_matches` judges)."""
+    return "\n".join(line.rstrip() for line in text.rstrip().splitlines())
+
+
+def program_outputs(sandbox: Sandbox, solution: str, kind: str, fn_name: str | None, inputs: list[str],
+                    timeout_s: float = TIMEOUT_S, memory_mb: int = MEMORY_MB) -> ProgramOutputs:
+    """Run the solution's program on each input: stdin text (`kind` "stdio") or a JSON array of
+    the arguments of `fn_name` ("call"). Outputs are canonical text, so equal answers compare equal."""
+    code = extract_code(solution)
+    if code is None:
+        return ProgramOutputs(outputs=[("no_code", "")] * len(inputs))
+    limits = {"timeout_s": timeout_s, "memory_mb": memory_mb, "output_bytes": OUTPUT_BYTES}
+    marker = f"@@rfactory-{secrets.token_hex(16)}@@"
+    outputs: list[tuple[str, str]] = []
+    for text in inputs:
+        if kind == "stdio":
+            r = sandbox.run(code, stdin=text, **limits)
+        else:
+            r = sandbox.run(code, harness={"mode": "call", "fn_name": fn_name, "args": json.loads(text),
+                                           "marker": marker}, **limits)
+        status = _run_status(r)
+        if status is not None:
+            outputs.append((status, ""))
+        elif kind == "stdio":
+            outputs.append(("ok", _canonical_stdout(r.stdout)))
+        else:
+            report = _reported(r, marker)
+            try:
+                outputs.append(("ok", json.dumps(json.loads(report), sort_keys=True)) if report is not None
+                               else ("runtime_error", ""))
+            except (ValueError, RecursionError):
+                outputs.append(("runtime_error", ""))
+    return ProgramOutputs(outputs=outputs)
+
+
 _sandbox: Sandbox | None = None  # one per worker process, started on first use
 
 
@@ -143,6 +186,14 @@ def _verify_task(solution: str, tests: str, timeout_s: float, options: dict[str,
     if _sandbox is None:
         _sandbox = Sandbox(allow_unsandboxed=options["allow_unsandboxed"])
     return judge_solution(_sandbox, solution, tests, timeout_s, options["stop_on_first_failure"], options["memory_mb"])
+
+
+def _outputs_task(solution: str, kind: str, fn_name: str | None, inputs: list[str], timeout_s: float,
+                  options: dict[str, Any]) -> ProgramOutputs:
+    global _sandbox
+    if _sandbox is None:
+        _sandbox = Sandbox(allow_unsandboxed=options["allow_unsandboxed"])
+    return program_outputs(_sandbox, solution, kind, fn_name, inputs, timeout_s, options["memory_mb"])
 
 
 def _close_sandbox() -> None:
@@ -169,19 +220,41 @@ def verify_many(tasks: Iterable[tuple[Any, str, str]], timeout_s: float = TIMEOU
     with its worker: a `sandbox_error`, never a wrong answer. When the iteration ends, every
     process it started (workers, sandboxes, programs) has exited.
     """
-    isolation = detect_isolation()
-    if isolation.level == "none" and not allow_unsandboxed:
-        raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({isolation.detail})")
     options = {"memory_mb": memory_mb, "stop_on_first_failure": stop_on_first_failure,
                "allow_unsandboxed": allow_unsandboxed}
-    hard = 60 * timeout_s + 30  # the per-test limits stop programs; this stops a stuck sandbox
-    for key, status, payload in run_with_deadline(
-        _verify_task, ((k, (s, t, timeout_s, options)) for k, s, t in tasks), hard, workers, _close_sandbox
-    ):
+    for key, status, payload in _in_sandboxes(
+            _verify_task, ((k, (s, t, timeout_s, options)) for k, s, t in tasks), timeout_s, workers, allow_unsandboxed):
         if status == "ok":
             yield key, Verdict(**payload)
         else:
             yield key, Verdict(passed=False, status="sandbox_error", reason=str(payload)[:200])
 
 
-__all__ = ["TestOutcome", "run_tests", "verify", "verify_many"]
+def outputs_many(tasks: Iterable[tuple[Any, str, str, str | None, list[str]]], timeout_s: float = TIMEOUT_S,
+                 workers: int = 1, memory_mb: int = MEMORY_MB, allow_unsandboxed: bool = False
+                 ) -> Iterator[tuple[Any, list[tuple[str, str]]]]:
+    """(key, outputs) for each (key, solution, kind, fn_name, inputs), as `program_outputs` gives
+    them, under the same isolation and deadlines as `verify_many`; a sandbox failure gives every
+    input the status `sandbox_error`."""
+    options = {"memory_mb": memory_mb, "allow_unsandboxed": allow_unsandboxed}
+    jobs = {}
+
+    def args() -> Iterator[tuple[Any, tuple[Any, ...]]]:
+        for key, solution, kind, fn_name, inputs in tasks:
+            jobs[key] = len(inputs)
+            yield key, (solution, kind, fn_name, inputs, timeout_s, options)
+
+    for key, status, payload in _in_sandboxes(_outputs_task, args(), timeout_s, workers, allow_unsandboxed):
+        yield key, ([tuple(o) for o in payload["outputs"]] if status == "ok" else [("sandbox_error", "")] * jobs[key])
+
+
+def _in_sandboxes(fn: Any, tasks: Iterable[tuple[Any, tuple[Any, ...]]], timeout_s: float, workers: int,
+                  allow_unsandboxed: bool) -> Iterator[tuple[Any, str, Any]]:
+    isolation = detect_isolation()
+    if isolation.level == "none" and not allow_unsandboxed:
+        raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({isolation.detail})")
+    hard = 60 * timeout_s + 30  # the per-test limits stop programs; this stops a stuck sandbox
+    yield from run_with_deadline(fn, tasks, hard, workers, _close_sandbox)
+
+
+__all__ = ["ProgramOutputs", "TestOutcome", "outputs_many", "program_outputs", "run_tests", "verify", "verify_many"]
