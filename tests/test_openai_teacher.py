@@ -1,5 +1,7 @@
 """The `openai` teacher against real HTTP servers on 127.0.0.1: llama.cpp's, and a fault-injecting one."""
 
+import asyncio
+import socket
 import time
 from pathlib import Path
 
@@ -102,6 +104,59 @@ def test_fatal_status_stops_the_run_with_one_line(tmp_path: Path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "error: teacher openai:m refused the request" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _ask(base_url: str, problem: str, **options):  # noqa: ANN003, ANN202 - a Completion or a TeacherFailure
+    from rfactory.teachers.base import ChatRequest, TeacherFailure
+    from rfactory.teachers.openai_api import OpenAIOptions, OpenAITeacher
+
+    async def go():  # noqa: ANN202
+        teacher = OpenAITeacher("fake", OpenAIOptions(base_url=base_url, backoff_base_s=0.05, **options))
+        try:
+            return await teacher.generate(ChatRequest(messages=[{"role": "user", "content": problem}], temperature=0.7,
+                                                      top_p=0.95, max_tokens=16, seed=1))
+        except TeacherFailure as failure:
+            return failure
+        finally:
+            await teacher.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_lost_connection_is_not_taken_for_an_unreachable_endpoint(fake_api):
+    # aiohttp's adapter reports a server that hung up as a connect timeout; a fresh teacher (nothing
+    # answered yet) would then give up after one attempt as if the URL were wrong
+    assert _ask(fake_api.base_url, "Dropped [drop]", max_attempts=3).attempts == 2
+    dropped = _ask(fake_api.base_url, "Dropped again [drop]", max_attempts=1)
+    assert (dropped.reason, dropped.detail) == ("connection_error", "ServerDisconnectedError: Server disconnected")
+    hung = _ask(fake_api.base_url, "Stuck [hang]", max_attempts=1, timeout_s=0.5)
+    assert hung.reason == "timeout" and hung.attempts == 1
+    assert _ask(fake_api.base_url, "Stuck again [hang]", max_attempts=3, timeout_s=0.5).attempts == 2
+
+
+def test_a_connect_timeout_is_told_apart_and_not_retried_before_any_answer():
+    # a listener whose accept queue is full: the kernel drops further SYNs, so connecting hangs
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as full:
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(full.getsockname())
+        try:
+            started = time.monotonic()
+            failure = _ask(f"http://127.0.0.1:{full.getsockname()[1]}/v1", "hi", max_attempts=3, connect_timeout_s=0.5)
+            elapsed = time.monotonic() - started
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert (failure.reason, failure.attempts, failure.detail) == ("connect_timeout", 1, "no connection within 0.5 s")
+    assert elapsed < 5
+
+
+def test_credentials_in_the_base_url_are_sent_as_basic_auth(fake_api):
+    # as httpx sent them; aiohttp alone refuses them beside the SDK's Authorization header
+    url = fake_api.base_url.replace("http://", "http://us%40er:p%3Ass@")
+    assert _ask(url, "What is 1+1? [answer=2]", max_attempts=1).attempts == 1
+    assert fake_api.fake.auth_headers[-1] == "Basic dXNAZXI6cDpzcw=="  # us@er:p:ss
 
 
 @pytest.mark.slow
