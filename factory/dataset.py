@@ -62,27 +62,38 @@ SHARD_BYTES = 500 << 20  # uncompressed, as `datasets.push_to_hub` writes them
 ROW_GROUP_BYTES = 100 << 20  # the Hub's viewer reads at most 300 MB per scan
 
 
-def _row_bytes(data_row: dict[str, Any], meta_row: dict[str, Any]) -> int:
-    """About what the row takes uncompressed: its text, which is nearly all of it."""
-    text = len(data_row["system"] or "") + sum(len(turn["value"] or "") for turn in data_row["conversations"])
-    return text + sum(len(v) for v in meta_row.values() if isinstance(v, str)) + 64
+OPENTHOUGHTS = {"data": DATA_SCHEMA, "metadata": METADATA_SCHEMA}
+
+
+def _text_bytes(value: Any) -> int:
+    """About what a value takes uncompressed: its text, which is nearly all of a row."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_text_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_text_bytes(v) for v in value)
+    return 8
 
 
 class ShardWriter:
     """Streams rows into `train-NNNNN` shards of at most `max_rows` rows and about `max_bytes`
-    uncompressed, in row groups of about `row_group_bytes`, named `-of-` when closed. A shard of
-    `data/` and its twin in `metadata/` always end at the same row.
+    uncompressed, in row groups of about `row_group_bytes`, named `-of-` when closed. Each config
+    (a folder and its schema; OpenThoughts' `data/` and `metadata/` by default) gets one row per
+    `add`, and the shards of all configs end at the same row.
 
     Everything is written under `<out>.tmp/` and swapped in at `close`, so a crash mid-verify
     leaves the previous dataset untouched.
     """
 
-    def __init__(self, out: Path, max_rows: int, max_bytes: int = SHARD_BYTES, row_group_bytes: int = ROW_GROUP_BYTES):
+    def __init__(self, out: Path, max_rows: int, max_bytes: int = SHARD_BYTES, row_group_bytes: int = ROW_GROUP_BYTES,
+                 configs: dict[str, pa.Schema] = OPENTHOUGHTS):
         self.out = out
+        self.configs = configs
         self.tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(self.tmp, ignore_errors=True)
-        (self.tmp / "data").mkdir(parents=True)
-        (self.tmp / "metadata").mkdir(parents=True)
+        for config in configs:
+            (self.tmp / config).mkdir(parents=True)
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.row_group_bytes = row_group_bytes
@@ -91,9 +102,8 @@ class ShardWriter:
         self._in_shard = 0
         self._shard_bytes = 0
         self._pending_bytes = 0
-        self._writers: tuple[pq.ParquetWriter, pq.ParquetWriter] | None = None
-        self._data: list[dict[str, Any]] = []
-        self._meta: list[dict[str, Any]] = []
+        self._writers: list[pq.ParquetWriter] | None = None
+        self._rows: list[list[dict[str, Any]]] = [[] for _ in configs]
         self._options = dict(WRITE_OPTIONS)
         if _cdc_supported():
             self._options["use_content_defined_chunking"] = {
@@ -102,23 +112,20 @@ class ShardWriter:
 
     def _open_shard(self) -> None:
         name = f"train-{self.shards:05d}.parquet"
-        self._writers = (
-            pq.ParquetWriter(self.tmp / "data" / name, DATA_SCHEMA, **self._options),
-            pq.ParquetWriter(self.tmp / "metadata" / name, METADATA_SCHEMA, **self._options),
-        )
+        self._writers = [pq.ParquetWriter(self.tmp / config / name, schema, **self._options)
+                         for config, schema in self.configs.items()]
         self.shards += 1
         self._in_shard = 0
         self._shard_bytes = 0
 
     def _write_batch(self) -> None:
-        if not self._data:
+        if not self._rows[0]:
             return
         if self._writers is None:
             self._open_shard()
-        data_w, meta_w = self._writers  # type: ignore[misc]
-        data_w.write_table(pa.Table.from_pylist(self._data, schema=DATA_SCHEMA))
-        meta_w.write_table(pa.Table.from_pylist(self._meta, schema=METADATA_SCHEMA))
-        self._data, self._meta = [], []
+        for writer, rows, schema in zip(self._writers, self._rows, self.configs.values()):  # type: ignore[arg-type]
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+        self._rows = [[] for _ in self.configs]
         self._pending_bytes = 0
 
     def _close_shard(self) -> None:
@@ -128,15 +135,16 @@ class ShardWriter:
                 w.close()
             self._writers = None
 
-    def add(self, data_row: dict[str, Any], meta_row: dict[str, Any]) -> None:
-        size = _row_bytes(data_row, meta_row)
+    def add(self, *rows: dict[str, Any]) -> None:
+        """One row for each config, in the configs' order."""
+        size = _text_bytes(rows) + 64
         full = self._in_shard >= self.max_rows or (self._in_shard and self._shard_bytes + size > self.max_bytes)
         if self._writers is not None and full:
             self._close_shard()
-        if self._writers is None and not self._data:
+        if self._writers is None and not self._rows[0]:
             self._open_shard()
-        self._data.append(data_row)
-        self._meta.append(meta_row)
+        for pending, row in zip(self._rows, rows):
+            pending.append(row)
         self._in_shard += 1
         self._shard_bytes += size
         self._pending_bytes += size
@@ -144,13 +152,21 @@ class ShardWriter:
         if self._pending_bytes >= self.row_group_bytes:  # one write, one row group
             self._write_batch()
 
+    def abort(self) -> None:
+        """Drops what was written; the folder's previous contents stay as they were."""
+        if self._writers is not None:
+            for w in self._writers:
+                w.close()
+            self._writers = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
     def close(self, files: dict[str, bytes]) -> None:
         """Names the shards `-of-N`, adds `files` (the card, its plots) and swaps the folder in."""
         self._close_shard()
         if self.shards == 0:  # an empty but well-formed dataset: one shard with zero rows
             self._open_shard()
             self._close_shard()
-        for config in ("data", "metadata"):
+        for config in self.configs:
             for i in range(self.shards):
                 src = self.tmp / config / f"train-{i:05d}.parquet"
                 os.replace(src, src.with_name(f"train-{i:05d}-of-{self.shards:05d}.parquet"))

@@ -29,7 +29,7 @@ from . import __version__
 from .errors import UserError
 
 # What an rfactory dataset repo holds; anything else means the repo is someone else's layout.
-OURS = re.compile(r"(README\.md|\.gitattributes|(data|metadata)/train-\d{5}-of-\d{5}\.parquet|images/[\w.-]+\.png)")
+OURS = re.compile(r"(README\.md|\.gitattributes|rl-data\.json|(data|metadata)/train-\d{5}-of-\d{5}\.parquet|images/[\w.-]+\.png)")
 
 
 @dataclass

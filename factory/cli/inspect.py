@@ -21,12 +21,13 @@ from .options import JSON
 
 
 def recipes() -> None:
-    """List the built-in recipes: generation, and fine-tuning (`train-sft`).
+    """List the built-in recipes: generation, fine-tuning (`train-sft`) and RL (`train-rl`).
 
     Example:
 
       rfactory recipes
     """
+    from ..rl.recipe import RLRecipe, load_rl_recipe
     from ..sft.recipe import SFTRecipe, load_sft_recipe
 
     table = Table("recipe", "domain", "problems", "teacher", "samples")
@@ -41,6 +42,13 @@ def recipes() -> None:
         sft.add_row(name, s.model.name, f"{s.train.learning_rate:g}", f"{s.train.epochs:g}", str(s.train.global_batch),
                     f"{s.train.max_length:,}", f"{s.hardware.nodes}×{s.hardware.gpus}", s.hardware.strategy)
     Console().print(sft)
+    rl = Table("train-rl recipe", "model", "rewards", "lr", "prompts × group", "max completion", "GPUs", "strategy")
+    for name in builtin_recipe_names("rl"):
+        r: RLRecipe = load_rl_recipe(name, {"data": [{"source": "-"}]})
+        rl.add_row(name, r.model.name, ", ".join(x.name for x in r.rewards), f"{r.train.learning_rate:g}",
+                   f"{r.train.prompts_per_step} × {r.train.num_generations}", f"{r.train.max_completion_length:,}",
+                   f"{r.hardware.nodes}×{r.hardware.gpus}", r.hardware.strategy)
+    Console().print(rl)
 
 
 def _run_counts(run: Run) -> dict[str, object]:

@@ -25,15 +25,15 @@ def verify_with_progress(run: Run, mode: Mode, workers: int | None = None, band:
 
 
 def _band(text: str | None) -> tuple[float, float] | None:
+    from ..curate.band import parse_band
+
     if text is None:
         return None
-    try:
-        lo, hi = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise UserError(f"--keep-pass-rate {text}: expected LO:HI, e.g. 0.1:0.9") from None
-    if not 0 <= lo <= hi <= 1:
-        raise UserError(f"--keep-pass-rate {text}: need 0 <= LO <= HI <= 1")
-    return lo, hi
+    band = parse_band(text)
+    if not band.closed:
+        raise UserError(f"--keep-pass-rate {text}: the band {band.describe()} leaves its ends out; verify keeps a "
+                        "closed band, LO:HI")
+    return band.lo, band.hi
 
 
 def report(mode: Mode, stats: dict[str, Any]) -> None:
@@ -56,7 +56,7 @@ def report(mode: Mode, stats: dict[str, Any]) -> None:
 def verify(
     run: Path = typer.Argument(..., help="Run folder made by `rfactory generate`."),
     workers: Optional[int] = typer.Option(None, help="Verifier processes (default: every core)."),
-    keep_pass_rate: Optional[str] = typer.Option(None, "--keep-pass-rate", metavar="LO:HI", help="Keep only problems whose share of generated samples that pass is within LO..HI (both kept), e.g. 0.1:0.9."),
+    keep_pass_rate: Optional[str] = typer.Option(None, "--keep-pass-rate", metavar="LO:HI", help="Keep only problems whose share of generated samples that pass is within LO..HI (both kept), e.g. 0.1:0.9, or prime (0.2:0.8)."),
     label: str = typer.Option("reference", help="reference: problems without a reference answer keep no rows; majority: their samples' majority answer becomes the label (rows marked answer_source=majority)."),
     min_agreement: float = typer.Option(0.5, min=0.0, max=1.0, help="With --label majority: the share of a problem's generated samples the top answer needs."),
     quiet: bool = QUIET,

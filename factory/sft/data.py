@@ -9,15 +9,14 @@ form (open-r1's mixtures, for one) pass through with their roles checked.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..training.sources import from_shards, open_dataset, shard_files
 from .recipe import DataSource
 
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 ROLES = {"system": "system", "user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant"}
 
 
@@ -29,41 +28,18 @@ class SourceReport:
     no_assistant: int  # rows without an assistant turn, which teach nothing and are left out
 
 
-def _shard_files(folder: Path) -> list[str]:
-    files = sorted(str(f) for f in folder.glob("*.parquet"))
-    if not files:
-        raise UserError(f"{folder}: no Parquet shards")
-    return files
-
-
 def open_source(source: DataSource) -> Any:
-    """The rows of one source as a `datasets.Dataset`, with a one-line error naming the source."""
-    import datasets
-
+    """The rows of one source as a `datasets.Dataset`, with a one-line error naming the source; a
+    run folder gives its verified dataset."""
     path = Path(source.source).expanduser()
-    if path.is_dir():
-        if (path / "run.json").is_file():
-            from ..export import load_run  # refuses a run that is unverified or verified before its last samples
+    if (path / "run.json").is_file():
+        from ..export import load_run  # refuses a run that is unverified or verified before its last samples
 
-            load_run(path)
-            files = _shard_files(path / "dataset" / "data")
-        elif (path / "data").is_dir():  # a `push --to` export, or a downloaded dataset repo
-            files = _shard_files(path / "data")
-        else:
-            raise UserError(f"{path}: neither a run folder (run.json) nor a dataset folder (data/*.parquet)")
-        return datasets.Dataset.from_parquet(files)
-    if path.is_file():
-        if path.suffix not in (".parquet", ".jsonl", ".json"):
-            raise UserError(f"{path}: give a .parquet, .jsonl or .json file")
-        builder = "parquet" if path.suffix == ".parquet" else "json"
-        return datasets.load_dataset(builder, data_files=str(path), split="train")
-    if not HUB_ID.fullmatch(source.source) or path.suffix in (".parquet", ".jsonl", ".json"):
-        raise UserError(f"{source.source}: no such file or folder")
-    try:
-        return datasets.load_dataset(source.source, source.config, split=source.split)
-    except Exception as e:  # noqa: BLE001 - the Hub client and builders raise many kinds; the user needs one line
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise UserError(f"data {source.source}: cannot load from the Hub: {first}") from None
+        load_run(path)
+        return from_shards(shard_files(path / "dataset" / "data"))
+    if path.is_dir() and not (path / "data").is_dir():
+        raise UserError(f"{path}: neither a run folder (run.json) nor a dataset folder (data/*.parquet)")
+    return open_dataset(source.source, source.split, source.config)
 
 
 def _row_messages(row: dict[str, Any], where: str) -> list[dict[str, str]]:

@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import UserError
-from ..models import resolve_model
+from ..training.memory import count_parameters, estimate_memory, gpu_memory
+from ..training.model import config_and_tokenizer
 from .data import load_examples
-from .plan import Plan, count_parameters, estimate_memory, gpu_memory, steps
+from .plan import Plan, steps
 from .recipe import SFTRecipe
 from .template import TrainingTemplate, training_template
 from .tokens import apply_length_limit, tokenize, worker_count
@@ -24,19 +25,6 @@ class Prepared:
     plan: Plan
 
 
-def _load_model_files(recipe: SFTRecipe) -> tuple[str, Any, Any]:
-    from transformers import AutoConfig, AutoTokenizer
-
-    path = resolve_model(recipe.model.name, f"model {recipe.model.name}")
-    try:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=recipe.model.trust_remote_code)
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=recipe.model.trust_remote_code)
-    except (OSError, ValueError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise UserError(f"model {recipe.model.name}: cannot load its config and tokenizer: {first}") from None
-    return path, config, tokenizer
-
-
 def packed_sequences(dataset: Any, max_length: int) -> int:
     """How many sequences TRL's best-fit-decreasing packing makes of these examples (its own code)."""
     from trl.data_utils import pack_dataset
@@ -47,7 +35,7 @@ def packed_sequences(dataset: Any, max_length: int) -> int:
 
 def prepare(recipe: SFTRecipe) -> Prepared:
     examples, reports = load_examples(recipe.data, recipe.train.seed)  # bad data fails before a model loads
-    path, config, tokenizer = _load_model_files(recipe)
+    path, config, tokenizer = config_and_tokenizer(recipe.model)
     template = training_template(tokenizer, recipe.model.chat_template)
     tokens = tokenize(examples, tokenizer, template.text)
     train = recipe.train
@@ -57,10 +45,11 @@ def prepare(recipe: SFTRecipe) -> Prepared:
     lengths = kept["length"]
     sequences = packed_sequences(kept, train.max_length) if train.packing else len(kept)
     per_forward = train.micro_batch * (train.max_length if train.packing else max(lengths))
-    total, trainable, largest = count_parameters(config, recipe)
+    total, trainable, largest = count_parameters(config, recipe.model, recipe.lora)
     per_epoch, total_steps = steps(recipe, sequences)
-    memory = estimate_memory(config, recipe, total, trainable, largest, per_forward)
-    gpu_gb, gpu_source = gpu_memory(recipe)
+    memory = estimate_memory(config, recipe.hardware, recipe.lora, recipe.train.gradient_checkpointing,
+                             recipe.train.liger_kernel, total, trainable, largest, per_forward)
+    gpu_gb, gpu_source = gpu_memory(recipe.hardware)
     plan = Plan(
         model=recipe.model.name,
         chat_template=template.origin,

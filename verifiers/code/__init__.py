@@ -11,6 +11,7 @@ never scored as a wrong answer).
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Iterable, Iterator
@@ -18,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..pool import run_with_deadline
+from ..pool import run_with_deadline, shared_pool
 from ..verdict import Verdict
 from .extract import extract_code
 from .judge import call_matches, stdout_matches
@@ -212,18 +213,20 @@ def verify(solution: str, tests: str, timeout_s: float = TIMEOUT_S) -> Verdict:
 
 def verify_many(tasks: Iterable[tuple[Any, str, str]], timeout_s: float = TIMEOUT_S, workers: int = 1,
                 memory_mb: int = MEMORY_MB, stop_on_first_failure: bool = True,
-                allow_unsandboxed: bool = False) -> Iterator[tuple[Any, Verdict]]:
+                allow_unsandboxed: bool = False, persistent: bool = False) -> Iterator[tuple[Any, Verdict]]:
     """(key, Verdict) for each (key, solution, tests), judged by `workers` sandboxes.
 
     Raises SandboxUnavailable before any work when no isolation works here and the caller did
     not opt in. A pair whose whole run overstays (every test at its limit, and more) is killed
     with its worker: a `sandbox_error`, never a wrong answer. When the iteration ends, every
-    process it started (workers, sandboxes, programs) has exited.
+    process it started (workers, sandboxes, programs) has exited; with `persistent`, the workers
+    and their sandboxes are instead this process's shared pool, kept for the next call.
     """
     options = {"memory_mb": memory_mb, "stop_on_first_failure": stop_on_first_failure,
                "allow_unsandboxed": allow_unsandboxed}
     for key, status, payload in _in_sandboxes(
-            _verify_task, ((k, (s, t, timeout_s, options)) for k, s, t in tasks), timeout_s, workers, allow_unsandboxed):
+            _verify_task, ((k, (s, t, timeout_s, options)) for k, s, t in tasks), timeout_s, workers, allow_unsandboxed,
+            persistent):
         if status == "ok":
             yield key, Verdict(**payload)
         else:
@@ -248,13 +251,20 @@ def outputs_many(tasks: Iterable[tuple[Any, str, str, str | None, list[str]]], t
         yield key, ([tuple(o) for o in payload["outputs"]] if status == "ok" else [("sandbox_error", "")] * jobs[key])
 
 
+# a probe starts a sandbox (tens of ms): a pool kept for the process's life probes once
+_isolation_here = functools.cache(detect_isolation)
+
+
 def _in_sandboxes(fn: Any, tasks: Iterable[tuple[Any, tuple[Any, ...]]], timeout_s: float, workers: int,
-                  allow_unsandboxed: bool) -> Iterator[tuple[Any, str, Any]]:
-    isolation = detect_isolation()
+                  allow_unsandboxed: bool, persistent: bool = False) -> Iterator[tuple[Any, str, Any]]:
+    isolation = _isolation_here() if persistent else detect_isolation()
     if isolation.level == "none" and not allow_unsandboxed:
         raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({isolation.detail})")
     hard = 60 * timeout_s + 30  # the per-test limits stop programs; this stops a stuck sandbox
-    yield from run_with_deadline(fn, tasks, hard, workers, _close_sandbox)
+    if persistent:  # a worker's sandbox is made with the first task's isolation choice: one pool per choice
+        yield from shared_pool(fn, workers, _close_sandbox, tag=allow_unsandboxed).run(tasks, hard)
+    else:
+        yield from run_with_deadline(fn, tasks, hard, workers, _close_sandbox)
 
 
 __all__ = ["ProgramOutputs", "TestOutcome", "outputs_many", "program_outputs", "run_tests", "verify", "verify_many"]

@@ -6,6 +6,8 @@
   "generated_tests": …}, all stdin/stdout.
 - HumanEval: {"test": "def check(candidate): ...", "entry_point": "...", "prompt"?: "..."}; the
   prompt, when given, runs before the tests (some use helpers it defines, such as `poly`).
+- open-r1's `verification_info`: {"language": "python", "test_cases": [{"input": ..., "output": ...,
+  "type": "stdin_stdout"}]}.
 - Our own form, as written back to the metadata shards: {"kind": ..., ...}.
 """
 
@@ -88,6 +90,22 @@ def _code_contests(data: dict[str, Any]) -> TestSuite:
     return TestSuite(kind="stdio", stdio=cases)
 
 
+def _open_r1(data: dict[str, Any]) -> TestSuite:
+    language = str(data.get("language") or "python").lower()
+    if language not in ("python", "python3", "py"):
+        raise SuiteError(f"verification_info: language {language!r}, only Python programs are run")
+    cases = data["test_cases"]
+    if not isinstance(cases, list):
+        raise SuiteError("verification_info: 'test_cases' must be a list")
+    stdio = []
+    for n, case in enumerate(cases):
+        if not isinstance(case, dict) or case.get("type", "stdin_stdout") != "stdin_stdout":
+            raise SuiteError(f"verification_info.test_cases[{n}]: only stdin_stdout tests are supported")
+        stdio.append(StdioCase(input=_as_text(case.get("input"), f"verification_info.test_cases[{n}].input"),
+                               output=_as_text(case.get("output"), f"verification_info.test_cases[{n}].output")))
+    return TestSuite(kind="stdio", stdio=stdio)
+
+
 def parse_suite(raw: str | dict[str, Any]) -> TestSuite:
     """One suite from any supported format (a dict, or its JSON text); raises SuiteError."""
     data = raw
@@ -112,6 +130,8 @@ def parse_suite(raw: str | dict[str, Any]) -> TestSuite:
         suite = _taco(data)
     elif any(k in data for k in ("public_tests", "private_tests", "generated_tests")):
         suite = _code_contests(data)
+    elif "test_cases" in data:
+        suite = _open_r1(data)
     elif "test" in data and "entry_point" in data:
         setup = data.get("prompt")
         suite = TestSuite(kind="assert", test_code=str(data["test"]), entry_point=str(data["entry_point"]),

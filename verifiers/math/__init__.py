@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..pool import run_with_deadline
+from ..pool import run_with_deadline, shared_pool
 from ..verdict import Verdict
 from . import budget, domain
 from .answer import Items, Value, other_reading, parse_answer
@@ -23,6 +23,7 @@ from .extract import answer_text, last_boxes, reference_text, solution_section
 from .surface import clean
 
 DEFAULT_TIMEOUT_S = 2.0
+VERIFIER_FAILED = "verifier failed: "  # begins the reason of a verdict the worker could not give (it died, or raised)
 
 
 @dataclass(frozen=True)
@@ -151,32 +152,47 @@ def _judge_task(solution: str, ref: Reference, timeout_s: float) -> Verdict:
     return _within(timeout_s, judge, solution, ref)
 
 
-def verify_many(
-    tasks: Iterable[tuple[Any, str, str]], timeout_s: float = DEFAULT_TIMEOUT_S, workers: int = 1
+def read_reference(gold: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Reference:
+    """`parse_reference` under a deadline; a gold not read in time has no answer (and is not cached)."""
+    with budget.deadline(timeout_s):
+        try:
+            return parse_reference(gold)
+        except budget.Timeout:
+            return Reference(None, Reading(None, None), f"reference not read within {timeout_s:g}s", gold)
+
+
+def judge_many(
+    tasks: Iterable[tuple[Any, str, Reference]], timeout_s: float = DEFAULT_TIMEOUT_S, workers: int = 1,
+    persistent: bool = False,
 ) -> Iterator[tuple[Any, Verdict]]:
-    """(key, Verdict) for each (key, solution, gold), in completion order.
+    """(key, Verdict) for each (key, solution, parsed reference), in completion order.
 
-    Each distinct gold is parsed once, here; workers get it parsed. A worker stuck past twice the
-    deadline is killed and replaced, its pair gets a `timeout` verdict, and no worker outlives this.
+    A worker stuck past twice the deadline is killed and replaced, and its pair gets a `timeout`
+    verdict. The workers are this call's own, gone when it ends, or with `persistent` this
+    process's shared pool, kept for the next call (a reward called every training step).
     """
-
-    def parsed() -> Iterator[tuple[Any, tuple[str, Reference, float]]]:
-        for key, solution, gold in tasks:
-            with budget.deadline(timeout_s):
-                try:
-                    ref = parse_reference(gold)
-                except budget.Timeout:
-                    ref = Reference(None, Reading(None, None), f"reference not read within {timeout_s:g}s")
-            yield key, (solution, ref, timeout_s)
-
+    jobs = ((key, (solution, ref, timeout_s)) for key, solution, ref in tasks)
     hard = 2 * timeout_s + 1
-    for key, status, payload in run_with_deadline(_judge_task, parsed(), hard, workers):
+    results = (shared_pool(_judge_task, workers).run(jobs, hard) if persistent
+               else run_with_deadline(_judge_task, jobs, hard, workers))
+    for key, status, payload in results:
         if status == "ok":
             yield key, Verdict(**payload)
         elif status == "timeout":
             yield key, Verdict(passed=False, status="timeout", reason=payload)
         else:
-            yield key, Verdict(passed=False, status="parse_error", reason=payload)
+            yield key, Verdict(passed=False, status="parse_error", reason=VERIFIER_FAILED + payload)
 
 
-__all__ = ["Verdict", "parse_reference", "verify", "verify_many"]
+def verify_many(
+    tasks: Iterable[tuple[Any, str, str]], timeout_s: float = DEFAULT_TIMEOUT_S, workers: int = 1
+) -> Iterator[tuple[Any, Verdict]]:
+    """(key, Verdict) for each (key, solution, gold), in completion order, as `judge_many` gives them.
+
+    Each distinct gold is parsed once, here; workers get it parsed. No worker outlives this.
+    """
+    return judge_many(((key, solution, read_reference(gold, timeout_s)) for key, solution, gold in tasks),
+                      timeout_s, workers)
+
+
+__all__ = ["VERIFIER_FAILED", "Reference", "Verdict", "judge_many", "parse_reference", "read_reference", "verify", "verify_many"]

@@ -1,7 +1,8 @@
 """Many processes for one training job: `accelerate launch` with the strategy's config on GPUs.
 
-The command relaunches itself under the launcher, so a user types the same `rfactory
-train-sft` for one GPU or eight; the children see LOCAL_RANK and train instead of launching.
+A training command relaunches itself under the launcher, so a user types the same `rfactory
+train-sft` (or `train-rl`) for one GPU or eight; the children see LOCAL_RANK and train instead of
+launching.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from importlib import resources
 
 from ..errors import UserError
-from .recipe import SFTRecipe
+from .config import HardwareConfig
 
 
 def launched() -> bool:
@@ -23,13 +24,14 @@ def first_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def needs_launch(recipe: SFTRecipe) -> bool:
-    return recipe.world > 1 and not launched()
+def needs_launch(hw: HardwareConfig) -> bool:
+    return hw.world > 1 and not launched()
 
 
-def launch_command(recipe: SFTRecipe, argv: list[str], node_rank: int, main_address: str | None, cuda: bool) -> list[str]:
-    hw = recipe.hardware
-    target = ["-m", "rfactory", "train-sft", *argv]
+def launch_command(name: str, hw: HardwareConfig, argv: list[str], node_rank: int, main_address: str | None,
+                   cuda: bool) -> list[str]:
+    """`rfactory NAME ARGV` under the launcher that runs `hw`'s processes."""
+    target = ["-m", "rfactory", name, *argv]
     if not cuda:
         # accelerate runs a CPU job as one process (several need MPI); torchrun starts gloo
         # processes, which is enough to rehearse a multi-GPU plan on a laptop or in CI.
@@ -39,7 +41,7 @@ def launch_command(recipe: SFTRecipe, argv: list[str], node_rank: int, main_addr
     config = resources.files("rfactory.recipes").joinpath("accelerate", f"{hw.strategy}.yaml")
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
-        "--num_processes", str(recipe.world), "--num_machines", str(hw.nodes), "--machine_rank", str(node_rank),
+        "--num_processes", str(hw.world), "--num_machines", str(hw.nodes), "--machine_rank", str(node_rank),
     ]
     if hw.nodes > 1:
         if not main_address:
