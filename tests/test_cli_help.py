@@ -3,7 +3,8 @@ import pytest
 from conftest import run_cli
 
 
-@pytest.mark.parametrize("command", ["generate", "verify", "push", "train-sft", "dedup", "decontaminate", "recipes", "status", "show"])
+@pytest.mark.parametrize("command", ["generate", "verify", "push", "train-sft", "dedup", "decontaminate", "recipes", "status", "show",
+                                     "eval", "rl-data", "train-rl", "label-steps", "train-prm"])
 def test_help_shows_a_real_example(command: str):
     result = run_cli(command, "--help")
     assert result.returncode == 0

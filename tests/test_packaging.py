@@ -21,7 +21,8 @@ def test_wheel_layout(tmp_path: Path):
                    "rfactory/prompts/math_user.txt", "rfactory/recipes/math.yaml", "rfactory/teachers/openai_api.py",
                    "rfactory/rewards/__init__.py", "rfactory/rewards/verl.py", "rfactory/rl/train.py",
                    "rfactory/training/launch.py", "rfactory/recipes/rl/smoke.yaml", "rfactory/recipes/sft/smoke.yaml",
-                   "rfactory/prompts/eval_code_judge.txt"):
+                   "rfactory/prompts/eval_code_judge.txt", "rfactory/prm/label.py", "rfactory/recipes/prm/smoke.yaml",
+                   "rfactory/prompts/prm_continue.txt"):
         assert needed in names, needed
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "rfactory = rfactory.cli:main" in entry_points

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import Interrupted, UserError
-from . import decontaminate, dedup, generate, inspect, push, rl_data, train_rl, train_sft, verify
+from . import decontaminate, dedup, generate, inspect, label_steps, push, rl_data, train_prm, train_rl, train_sft, verify
 from .eval import eval_app
 
 app = typer.Typer(
@@ -38,6 +38,8 @@ app.command("push")(push.push)
 app.command("train-sft")(train_sft.train_sft)
 app.command("rl-data")(rl_data.rl_data)
 app.command("train-rl")(train_rl.train_rl)
+app.command("label-steps")(label_steps.label_steps)
+app.command("train-prm")(train_prm.train_prm)
 app.command("dedup")(dedup.dedup)
 app.command("decontaminate")(decontaminate.decontaminate)
 app.command("recipes")(inspect.recipes)

@@ -11,10 +11,10 @@ import typer
 
 from ..benchmarks import EVAL_BENCHMARKS
 from ..errors import UserError
-from .options import JSON, QUIET, interruptible, output_mode
+from .options import JSON, QUIET, engine_options, interruptible, output_mode
 
-Strategy = Enum("Strategy", {name: name for name in ("majority", "verifier", "tests", "distinguish")}, type=str)
-eval_app = typer.Typer(help="Score a teacher or a trained student on reasoning benchmarks.", add_completion=False)
+STRATEGIES = ("majority", "verifier", "tests", "distinguish")
+eval_app = typer.Typer(add_completion=False)  # the help is the callback's docstring, examples included
 
 
 class Executor(str, Enum):
@@ -22,21 +22,10 @@ class Executor(str, Enum):
     ray = "ray"
 
 
-def engine_options(pairs: list[str]) -> dict[str, Any]:
-    """KEY=VALUE flags, each value read as YAML (true, 0.85, [a, b]); the backend's strict options
-    model then refuses an unknown key or a wrong type with one line."""
-    import yaml
-
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--option {pair}: expected KEY=VALUE")
-        try:
-            options[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise UserError(f"--option {pair}: the value is not a plain YAML value") from None
-    return options
+def _strategy(text: str) -> str:
+    if text in STRATEGIES or (text.startswith(("prm:", "prm-prod:")) and text.partition(":")[2]):
+        return text
+    raise UserError(f"--select {text}: expected {', '.join(STRATEGIES)}, or prm:PATH / prm-prod:PATH")
 
 
 def _dates(text: str | None) -> tuple[str | None, str | None] | None:
@@ -60,7 +49,7 @@ def evaluate(
     top_p: Optional[float] = typer.Option(None, help="Nucleus sampling top_p."),
     max_tokens: Optional[int] = typer.Option(None, help="Max new tokens per sample (default: the benchmark's, 32768)."),
     seed: Optional[int] = typer.Option(None, help="Base seed; each (problem, sample) derives its own."),
-    select: list[Strategy] = typer.Option([], "--select", help="Best-of-n strategy to report at every n: majority, verifier (the oracle bound), tests (code: chosen by public tests) or distinguish (code, S*: ties on public tests broken on inputs the model writes, the model judging the outputs; asks the model more). Repeatable."),
+    select: list[str] = typer.Option([], "--select", help="Best-of-n strategy to report at every n: majority, verifier (the oracle bound), tests (code: chosen by public tests), distinguish (code, S*: ties on public tests broken on inputs the model writes, the model judging the outputs; asks the model more), or prm:PATH (prm-prod:PATH): the sample a process reward model scores highest by its lowest (product of) step scores. Repeatable."),
     release: Optional[str] = typer.Option(None, help="LiveCodeBench release tag (default release_v5)."),
     dates: Optional[str] = typer.Option(None, help="LiveCodeBench contest dates kept, START..END (default 2024-08..2025-01)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Eval folder (default evals/<model>)."),
@@ -109,7 +98,7 @@ def evaluate(
     res = run_eval(EvalRequest(
         model=model, benches=bench, out=root, options=options, samples=samples, temperature=temperature, top_p=top_p,
         max_tokens=max_tokens, seed=seed, concurrency=concurrency, answer_column=answer_column, release=release,
-        dates=_dates(dates), select=[s.value for s in select],
+        dates=_dates(dates), select=[_strategy(s) for s in select],
         ray=(address, workers) if executor is Executor.ray else None), mode)
     if mode == "json":
         print_summary(mode, "", json.loads(res.model_dump_json()))

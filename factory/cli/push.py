@@ -36,12 +36,15 @@ def _export(runs: list[RunFacts], out: Path, mode: Mode, repo: str | None, licen
 
 
 def _push_folder(folders: list[Path], repo: str | None, private: bool, create_pr: bool, mode: Mode) -> None:
-    """A folder rfactory already wrote whole (an `rl-data` set, card included), published as it is."""
+    """A dataset rfactory already wrote whole, card included (an `rl-data` set, or a `label-steps`
+    folder's dataset/), published as it is."""
     if len(folders) > 1 or repo is None:
-        raise UserError(f"{folders[0]}: an rl-data folder is pushed alone and as it is: give it alone, with --repo")
+        raise UserError(f"{folders[0]}: an rl-data or label-steps folder is pushed alone and as it is: give it alone, "
+                        "with --repo")
     from ..publish import publish
 
-    result = publish(folders[0], repo, private=private, create_pr=create_pr, message=f"rfactory push: {folders[0].name}")
+    folder = folders[0] / "dataset" if (folders[0] / "label-steps.json").is_file() else folders[0]
+    result = publish(folder, repo, private=private, create_pr=create_pr, message=f"rfactory push: {folders[0].name}")
     print_summary(mode, "push", {"repo": result.repo, "url": result.url, "commit": result.commit,
                                  "changed": result.changed, "files_added": result.added,
                                  "files_deleted": result.deleted, "pull_request": result.pull_request})
@@ -76,7 +79,7 @@ def push(
     mode = output_mode(quiet, as_json)
     if repo is None and to is None:
         raise UserError("push needs --repo ORG/NAME, or --to DIR to write the files locally")
-    if any((r / "rl-data.json").is_file() for r in runs):
+    if any((r / "rl-data.json").is_file() or (r / "label-steps.json").is_file() for r in runs):
         return _push_folder(runs, repo, private, create_pr, mode)
     from ..export import load_runs  # matplotlib and the Hub client load only for this command
 

@@ -26,7 +26,7 @@ from typing import NamedTuple
 from ..benchmarks import EvalProblem, LoadedBenchmark
 from ..recipe import Columns, OutputConfig, ProblemsConfig, PromptConfig, Recipe
 from ..runstore import Run, write_json_atomic
-from .run import Session, open_run
+from ..session import Session, open_run
 from .public_tests import Candidate, public_passes, ranked, tied
 
 INPUTS = 5  # asked for; S* reports a handful is enough to separate the clusters

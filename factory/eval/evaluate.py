@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict
 from ..benchmarks import LoadedBenchmark
 from ..progress import Mode, Progress
 from ..runstore import write_json_atomic
+from ..session import Session, open_run
 from .distinguish import settle
 from .report import markdown, scaling_plots
 from .results import EvalResults, ModelInfo, answers_by_problem, benchmark_result, judged, results
-from .run import Session, load, open_run, recipe_for
+from .run import load, recipe_for
 from .selection import check
 
 

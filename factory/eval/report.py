@@ -41,6 +41,13 @@ _LABELS = {"majority": "majority vote", "verifier": "oracle (any right)", "tests
            "distinguish": "public tests, ties judged on generated inputs (S*)"}
 
 
+def _label(strategy: str) -> str:
+    if strategy in _LABELS:
+        return _LABELS[strategy]
+    how, _, path = strategy.partition(":")
+    return f"PRM {path} ({'product' if how == 'prm-prod' else 'minimum'} of step scores)"
+
+
 def selection_table(res: EvalResults) -> Table | None:
     rows = [(r, name, curve) for r in res.benchmarks for name, curve in r.selection.items()]
     if not rows:
@@ -50,7 +57,7 @@ def selection_table(res: EvalResults) -> Table | None:
     for column in ("benchmark", "strategy", *(f"n={k}" for k in ks)):
         t.add_column(column)
     for r, name, curve in rows:
-        t.add_row(r.benchmark, _LABELS[name], *(_pct(curve[k]) if k in curve else "" for k in ks))
+        t.add_row(r.benchmark, _label(name), *(_pct(curve[k]) if k in curve else "" for k in ks))
     return t
 
 
@@ -60,7 +67,7 @@ def scaling_plots(res: EvalResults) -> dict[str, bytes]:
         return {}  # and matplotlib is never imported
     from ..plots import scaling_curves
 
-    return {f"scaling-{r.benchmark}.png": scaling_curves({_LABELS[k]: v for k, v in r.selection.items()},
+    return {f"scaling-{r.benchmark}.png": scaling_curves({_label(k): v for k, v in r.selection.items()},
                                                          f"{r.benchmark}: best of n ({res.model.spec})")
             for r in res.benchmarks if r.selection}
 
@@ -104,9 +111,11 @@ def markdown(res: EvalResults, plots: list[str] = (), depth: int = 1, images: st
             out += ["Best of n, with the first n samples of each problem: a majority vote picks the answer most "
                     "samples share; the oracle is right when any sample is (no selector does better); chosen by "
                     "public tests submits the candidate passing most of the tests the problem shows, scored on all "
-                    "of its tests.", "", "| strategy | " + " | ".join(f"n={k}" for k in ks) + " |",
+                    "of its tests (S* breaks their ties on inputs the model writes, the model judging the outputs); "
+                    "a PRM submits the sample whose weakest step (or product of steps) it scores highest.", "",
+                    "| strategy | " + " | ".join(f"n={k}" for k in ks) + " |",
                     "|---|" + "---|" * len(ks)]
-            out += [f"| {_LABELS[name]} | " + " | ".join(_pct(curve[k]) for k in ks) + " |"
+            out += [f"| {_label(name)} | " + " | ".join(_pct(curve[k]) for k in ks) + " |"
                     for name, curve in r.selection.items()]
             out.append("")
         if (plot := f"scaling-{r.benchmark}.png") in plots:

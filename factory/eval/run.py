@@ -8,22 +8,16 @@ them from the folder, offline, and a folder holding another slice is refused.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..benchmarks import BenchmarkDef, LoadedBenchmark, load_eval_benchmark, resolve
-from ..generate import generate
-from ..progress import Mode, Progress
 from ..recipe import (Columns, OutputConfig, ProblemsConfig, PromptConfig, Recipe, SamplingConfig, TeacherConfig,
                       VerifierConfig)
-from ..runstore import PartWriter, Run, write_json_atomic
-from ..teachers import Teacher
+from ..runstore import write_json_atomic
 
 
 def folder_name(name: str) -> str:
@@ -79,62 +73,3 @@ def recipe_for(bench: LoadedBenchmark, root: Path, teacher: str, options: dict[s
         verifier=VerifierConfig(name=d.kind, timeout_s=6.0 if code else VerifierConfig().timeout_s),
         output=OutputConfig(require_thought=False),  # an eval scores answers; its dataset is incidental
     )
-
-
-def open_run(recipe: Recipe, engine: Teacher, root: Path) -> Run:
-    folder = root / recipe.name
-    fingerprint = json.loads(json.dumps({**recipe.generation_fingerprint(), "teacher_identity": engine.identity()}))
-    stored = recipe.model_dump(mode="json")
-    stored["teacher"]["options"] = engine.public_options()
-    return Run.create_or_resume(folder, stored, fingerprint)
-
-
-@contextmanager
-def _job(recipe: Recipe, run: Run, mode: Mode) -> Iterator[tuple[PartWriter, set[int], Progress]]:
-    writer = run.writer()
-    try:
-        done = run.done_keys()
-        total = max(0, len(_problem_ids(recipe)) * recipe.sampling.samples - len(done))
-        progress = Progress(mode, f"eval {recipe.name}", total, "ok")
-        try:
-            yield writer, done, progress
-        finally:
-            progress.close()
-    finally:
-        writer.close()
-
-
-def _problem_ids(recipe: Recipe) -> list[str]:
-    with open(recipe.problems.source, encoding="utf-8") as f:
-        return [json.loads(line)["id"] for line in f if line.strip()]
-
-
-class Session:
-    """Where an eval's requests run: here, on one engine for everything the eval asks (started on
-    the first request, closed once nothing more will be asked: a vLLM engine lives in one event loop), or on Ray
-    workers (`ray`: the cluster address and the worker count), each job with engines of its own."""
-
-    def __init__(self, engine: Teacher, mode: Mode, ray: tuple[str | None, int] | None = None):
-        self.engine = engine
-        self.mode = mode
-        self.ray = ray
-        self.closed = False
-
-    async def generate(self, jobs: list[tuple[Recipe, Run]]) -> list[dict[str, Any]]:
-        """Every pending pair of each job, job after job."""
-        summaries = []
-        for recipe, run in jobs:
-            with _job(recipe, run, self.mode) as (writer, done, progress):
-                if self.ray is None:
-                    summaries.append(await generate(recipe, self.engine, writer, done, progress))
-                else:
-                    from ..ray_executor import generate_on_ray  # Ray loads only for this executor
-
-                    summaries.append(await asyncio.to_thread(generate_on_ray, recipe, self.engine, writer, done,
-                                                             progress, *self.ray))
-        return summaries
-
-    async def aclose(self) -> None:
-        if not self.closed:
-            self.closed = True
-            await self.engine.aclose()

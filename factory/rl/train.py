@@ -3,7 +3,6 @@ model and its push. The output folder is `training/folder.py`'s, kind "rl"."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -11,7 +10,7 @@ from ..errors import UserError
 from ..progress import Mode, Progress
 from ..training.folder import checkpoint_step, last_complete_checkpoint
 from ..training.launch import first_process
-from ..training.model import config_and_tokenizer, load_model, peft_config, publish_and_mark_done, trainer_arguments
+from ..training.model import config_and_tokenizer, fit, load_model, peft_config, publish_and_mark_done, trainer_arguments
 from .recipe import RLRecipe
 
 TRL_VLLM = ("0.22.0", "0.31.0")  # the vLLM releases TRL 1.16 accepts (trl.import_utils.is_vllm_available)
@@ -177,13 +176,7 @@ def train(recipe: RLRecipe, dataset: Any, mode: Mode) -> dict[str, Any]:
     total = trainer.args.max_steps if trainer.args.max_steps > 0 else None
     progress = Progress(mode if main else "quiet", "train-rl", total - start_step if total else None, "reward",
                         log_every_s=30)
-    trainer.add_callback(_progress_callback(progress))
-    started = time.monotonic()
-    try:
-        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    finally:
-        progress.close()
-    seconds = time.monotonic() - started
+    _, seconds = fit(trainer, resume, progress, _progress_callback(progress))
     trainer.save_model(str(out))
     summary = {
         "output_dir": str(out),

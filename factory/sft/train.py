@@ -7,7 +7,6 @@ resumes from the newest complete checkpoint, or reports the finished run without
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from ..errors import UserError
 from ..progress import Mode, Progress
 from ..training.folder import checkpoint_step, last_complete_checkpoint
 from ..training.launch import first_process
-from ..training.model import load_model, peft_config, publish_and_mark_done, trainer_arguments
+from ..training.model import fit, load_model, peft_config, publish_and_mark_done, trainer_arguments
 from .prepare import Prepared
 from .recipe import SFTRecipe
 
@@ -88,13 +87,7 @@ def train(prepared: Prepared, mode: Mode) -> dict[str, Any]:
     main = trainer.accelerator.is_main_process
     start_step = checkpoint_step(resume)
     progress = Progress(mode if main else "quiet", "train-sft", plan.total_steps - start_step, "loss", log_every_s=30)
-    trainer.add_callback(_progress_callback(progress))
-    started = time.monotonic()
-    try:
-        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    finally:
-        progress.close()
-    seconds = time.monotonic() - started
+    result, seconds = fit(trainer, resume, progress, _progress_callback(progress))
     trainer.save_model(str(out))
     history = [h for h in trainer.state.log_history if "loss" in h]
     summary = {

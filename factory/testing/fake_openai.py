@@ -23,6 +23,10 @@ Faults are keyed by tags in the problem text so a test can mix them in one run:
                ```input block (a literal \\n a newline), as `eval --select distinguish` asks
   [right=X|Y]  a request to judge two outputs (its text has "Output A:" and "Output B:") answers
                `Answer: B` when only B's output is among the items, else `Answer: A`
+  [trace=S1|S2|…]  answers the steps, one paragraph each (a literal \\n a newline)
+  [continue=X] a request to continue a partial solution (its text has "Solution so far:") answers
+               \\boxed{X}, or \\boxed{0} when a step shown so far says "(wrong)"
+  [firstwrong=N] a request to find a solution's first wrong step answers `Answer: N`
 
 The Batch API (`/v1/files`, `/v1/batches`) answers each batch's lines with the same completions,
 a batch moving validating → in_progress → finalizing → completed one step per status read; a line
@@ -45,6 +49,9 @@ _ANSWER = re.compile(r"\[answer=([^\]]*)\]")
 _ANSWERS = re.compile(r"\[answers=([^\]]*)\]")
 _INPUTS = re.compile(r"\[inputs=((?:[^\[\]]|\[[^\[\]]*\])*)\]")  # an item may hold one level of [] (a JSON list)
 _RIGHT = re.compile(r"\[right=([^\]]*)\]")
+_TRACE = re.compile(r"\[trace=([^\]]*)\]")
+_CONTINUE = re.compile(r"\[continue=([^\]]*)\]")
+_FIRSTWRONG = re.compile(r"\[firstwrong=([^\]]*)\]")
 _SHOWN = re.compile(r"Output ([AB]):\n```\n(.*?)\n```", re.S)
 
 
@@ -93,6 +100,13 @@ class FakeOpenAI:
             right = m.group(1).split("|")
             letter = "B" if shown.get("B") in right and shown.get("A") not in right else "A"
             content, finish = f"Comparing the two outputs.\nAnswer: {letter}", "stop"
+        elif (m := _CONTINUE.search(text)) and "Solution so far:" in text:
+            wrong = "(wrong)" in text.split("Solution so far:", 1)[1]
+            content, finish = f"Continuing from there.\n\nSo the answer is \\boxed{{{'0' if wrong else m.group(1)}}}.", "stop"
+        elif (m := _FIRSTWRONG.search(text)) and "first wrong step" in text:
+            content, finish = f"Checking each step.\nAnswer: {m.group(1)}", "stop"
+        elif (m := _TRACE.search(text)) and "Solution so far:" not in text:
+            content, finish = "\n\n".join(x.replace("\\n", "\n") for x in m.group(1).split("|")), "stop"
         elif (m := _INPUTS.search(text)) and "test inputs" in text:
             blocks = (x.replace("\\n", "\n") for x in m.group(1).split("|"))
             content, finish = "".join(f"```input\n{b}\n```\n" for b in blocks), "stop"

@@ -42,13 +42,13 @@ def load_model(path: str, model: ModelConfig, lora: LoraConfig | None, strategy:
     return loaded
 
 
-def peft_config(lora: LoraConfig | None) -> Any:
+def peft_config(lora: LoraConfig | None, task_type: str = "CAUSAL_LM") -> Any:
     if lora is None:
         return None
     from peft import LoraConfig as PeftLoraConfig
 
     return PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                          target_modules=lora.target_modules, task_type="CAUSAL_LM")
+                          target_modules=lora.target_modules, task_type=task_type)
 
 
 def config_and_tokenizer(model: ModelConfig) -> tuple[str, Any, Any]:
@@ -110,3 +110,16 @@ def publish_and_mark_done(trainer: Any, recipe: TrainingRecipe, out: Path, kind:
         commit = trainer.push_to_hub(commit_message=f"rfactory train-{kind} {recipe.name}: {summary['steps']} steps")
         summary["pushed"] = getattr(commit, "commit_url", str(commit))
     mark_done(out, kind, summary)
+
+
+def fit(trainer: Any, resume: Path | None, progress: Any, callback: Any) -> tuple[Any, float]:
+    """Train from `resume` (or the start) with `callback` moving `progress`; (the result, seconds)."""
+    import time
+
+    trainer.add_callback(callback)
+    started = time.monotonic()
+    try:
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    finally:
+        progress.close()
+    return result, time.monotonic() - started
