@@ -141,20 +141,21 @@ class Rollouts:
         self.req = req
         self.verifier = recipe.get("verifier") or {}
         self.domain = recipe.get("domain", "math")
-        self.verdicts: dict[tuple[str, int], bool] = {}
+        self.judged: set[tuple[str, int]] = set()
+        self.by_trace: dict[str, dict[int, dict[int, bool]]] = {}  # trace → prefix length → sample → passed
         path = req.out / VERDICTS
         if path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
                 v = json.loads(line)
-                self.verdicts[(v["id"], v["sample_index"])] = v["passed"]
+                self._add(v["id"], v["sample_index"], v["passed"])
+
+    def _add(self, prefix_id: str, index: int, passed: bool) -> None:
+        trace, _, k = prefix_id.rpartition(":")
+        self.judged.add((prefix_id, index))
+        self.by_trace.setdefault(trace, {}).setdefault(int(k), {})[index] = passed
 
     def outcomes(self, trace: Trace) -> dict[int, list[bool]]:
-        out: dict[int, list[tuple[int, bool]]] = {}
-        prefix = f"{trace.key}:"
-        for (pid, index), ok in self.verdicts.items():
-            if pid.startswith(prefix):
-                out.setdefault(int(pid[len(prefix):]), []).append((index, ok))
-        return {k: [ok for _, ok in sorted(v)] for k, v in out.items()}
+        return {k: [ok for _, ok in sorted(v.items())] for k, v in self.by_trace.get(trace.key, {}).items()}
 
     async def extend(self, wanted: dict[tuple[Trace, int], int], session: Session) -> str | None:
         """Roll each (trace, prefix length) out to its wanted count, then judge what came back;
@@ -186,7 +187,7 @@ class Rollouts:
             return
         rows = [r for r in Run.open(folder).iter_latest_samples(["problem_id", "sample_index", "status", "solution",
                                                                  "reference_answer"])
-                if r["status"] == "ok" and (r["problem_id"], r["sample_index"]) not in self.verdicts]
+                if r["status"] == "ok" and (r["problem_id"], r["sample_index"]) not in self.judged]
         if not rows:
             return
         name = self.verifier.get("name", "math")
@@ -196,7 +197,7 @@ class Rollouts:
             for n, verdict in VERIFIERS[name](tasks, timeout_s=self.verifier.get("timeout_s", 5.0),
                                               workers=os.cpu_count() or 1, **options):
                 key = (rows[n]["problem_id"], rows[n]["sample_index"])
-                self.verdicts[key] = verdict.passed
+                self._add(*key, verdict.passed)
                 f.write(json.dumps({"id": key[0], "sample_index": key[1], "passed": verdict.passed,
                                     "status": verdict.status}) + "\n")
 
@@ -246,11 +247,11 @@ async def label_all(req: LabelRequest, found: list[Trace], recipe: dict[str, Any
                                      req.chunk).items()}
         if not wanted:
             break
-        before = len(rollouts.verdicts)
+        before = len(rollouts.judged)
         stopped = await rollouts.extend(wanted, session)
         if stopped:
             raise BudgetStop(stopped)
-        if len(rollouts.verdicts) == before:  # nothing came back: every request failed
+        if len(rollouts.judged) == before:  # nothing came back: every request failed
             raise UserError(f"label-steps: the completer {req.completer} answered none of {len(wanted)} rollouts; "
                             "fix it and rerun, the labelling continues where it is")
     done = [Labelled(trace=t, labels=labels(len(t.steps), t.correct, rollouts.outcomes(t), req.search)) for t in found]
