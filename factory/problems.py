@@ -150,7 +150,11 @@ def _answer(row: dict[str, Any], columns: list[str]) -> str | None:
 
 def iter_problems(cfg: ProblemsConfig) -> Iterator[Problem]:
     """Stream problems with ids; raises UserError naming the row and field on bad input."""
-    rows, where, native = raw_rows(cfg)
+    yield from problems_of(*raw_rows(cfg), cfg)
+
+
+def problems_of(rows: Iterator[dict[str, Any]], where: str, native: bool, cfg: ProblemsConfig) -> Iterator[Problem]:
+    """`iter_problems` over rows `raw_rows` opened already."""
     cols = cfg.columns
     id_col, problem_col, answer_col = ("id", "problem", "answer") if native else (cols.id, cols.problem, cols.answer)
     starter_col = "starter_code" if native else cols.starter_code

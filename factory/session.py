@@ -13,9 +13,36 @@ from typing import Any
 
 from .generate import generate
 from .progress import Mode, Progress
-from .recipe import Recipe
+from .recipe import (BudgetConfig, Columns, OutputConfig, ProblemsConfig, PromptConfig, Recipe, SamplingConfig,
+                     TeacherConfig, VerifierConfig)
 from .runstore import PartWriter, Run, pair_key
 from .teachers import Teacher
+
+
+def question_recipe(name: str, source: Path, teacher: TeacherConfig, sampling: SamplingConfig,
+                    domain: str = "math", verifier: VerifierConfig | dict[str, Any] | None = None,
+                    budget: BudgetConfig | None = None) -> Recipe:
+    """A sub-run's recipe: each question of `source` (id, problem, answer) sent as it is, with no
+    system prompt, sampled as `sampling` says; answers kept whether or not they show a thought."""
+    return Recipe(
+        name=name, domain=domain,  # type: ignore[arg-type]
+        problems=ProblemsConfig(source=str(source.resolve()), columns=Columns(id="id", problem="problem", answer="answer")),
+        teacher=teacher,
+        prompt=PromptConfig(teacher_system=None, user_template="{problem}", dataset_system=""),
+        sampling=sampling,
+        verifier=verifier or VerifierConfig(),
+        budget=budget or BudgetConfig(),
+        output=OutputConfig(require_thought=False),
+    )
+
+
+def answers(folder: Path) -> dict[str, str | None]:
+    """Each question of a sub-run with a record: its answer (the solution section, else the whole
+    reply), or None where generation failed; {} before the sub-run exists."""
+    if not (folder / "run.json").is_file():
+        return {}
+    return {r["problem_id"]: (r["solution"] or r["content"] or "") if r["status"] == "ok" else None
+            for r in Run.open(folder).iter_latest_samples(["problem_id", "status", "solution", "content"])}
 
 
 def open_run(recipe: Recipe, engine: Teacher, root: Path) -> Run:

@@ -276,6 +276,15 @@ def shared_pool(fn: Callable[..., BaseModel], workers: int, teardown: Callable[[
         return pool
 
 
+def run_tasks(fn: Callable[..., BaseModel], tasks: Iterable[tuple[Any, tuple[Any, ...]]], timeout_s: float,
+              workers: int, teardown: Callable[[], None] | None = None, persistent: bool = False,
+              tag: Hashable = None) -> Iterator[tuple[Any, str, Any]]:
+    """`run_with_deadline`, or with `persistent` the same on this process's shared pool."""
+    if persistent:
+        return shared_pool(fn, workers, teardown, tag).run(tasks, timeout_s)
+    return run_with_deadline(fn, tasks, timeout_s, workers, teardown)
+
+
 def close_shared() -> None:
     """Close every shared pool of this process (a later call starts fresh ones)."""
     with _shared_lock:

@@ -61,9 +61,8 @@ def train_prm(
     """
     from ..prm.recipe import PRMData, load_prm_recipe
     from ..prm.train import prepare, train
-    from ..training.config import LoraConfig
-    from ..training.folder import claim_output, finished
-    from ..training.launch import first_process, launched, needs_launch
+    from ..training.folder import claim_output
+    from ..training.launch import first_process, needs_launch
 
     mode = output_mode(quiet, as_json)
     overrides = {
@@ -72,25 +71,12 @@ def train_prm(
         "data": [PRMData(source=d).model_dump() for d in data] if data else None,
         **training.hardware_overrides(gpus, nodes, strategy, gpu_memory),
     }
-    spec = load_prm_recipe(recipe, overrides)
-    if lora is not None:
-        spec.lora = (spec.lora or LoraConfig()) if lora else None
+    spec = training.load_spec(load_prm_recipe, recipe, overrides, lora, mode)
     main = first_process()
-    training.quiet_libraries(mode, main)
     out_dir = spec.output_folder()
-    if not dry_run:
-        done = finished(out_dir, "prm", spec.trajectory())
-        if done is not None:
-            if main:
-                print_summary(mode, "train-prm (already finished)", done)
-            return
-    if launched():
-        from accelerate import PartialState
-
-        with PartialState().main_process_first():
-            dataset, tokenizer, path, the_plan = prepare(spec)
-    else:
-        dataset, tokenizer, path, the_plan = prepare(spec)
+    if not dry_run and training.reported_finished(spec, "prm", mode):
+        return
+    dataset, tokenizer, path, the_plan = training.first_process_first(lambda: prepare(spec))
     import torch
 
     cuda = torch.cuda.is_available()

@@ -31,10 +31,10 @@ def plan_table(plan: Any, server: str | None) -> dict[str, Any]:
     }
 
 
-def _dry_run(spec: Any, dataset: Any, mode: Mode, cuda: bool) -> None:
+def _dry_run(spec: Any, dataset: Any, rewards: list[Any], mode: Mode, cuda: bool) -> None:
     from ..rl.plan import make_plan
     from ..rl.probe import probe
-    from ..rl.train import installed_vllm, reward_functions, server_command, vllm_problem
+    from ..rl.train import installed_vllm, server_command, vllm_problem
     from ..training.model import config_and_tokenizer
 
     path, config, tokenizer = config_and_tokenizer(spec.model)
@@ -42,7 +42,7 @@ def _dry_run(spec: Any, dataset: Any, mode: Mode, cuda: bool) -> None:
     problem = vllm_problem()
     vllm = problem or f"vLLM {installed_vllm()}: accepted by TRL"
     plan = make_plan(spec, dataset, config, tokenizer, engine, vllm)
-    checked = probe(spec, dataset, path, tokenizer, plan.parameters, reward_functions(spec))
+    checked = probe(spec, dataset, path, tokenizer, plan.parameters, rewards)
     lines = list(checked.warnings)
     if engine != "off" and problem:
         lines.insert(0, f"generation.vllm {engine}: {problem}")
@@ -102,7 +102,6 @@ def train_rl(
       rfactory train-rl --recipe rl/sky-t1-7b --model models/sft --data rl/eurus --gpus 8 --eval aime2024,math500
     """
     from ..rl.recipe import RLData, load_rl_recipe
-    from ..training.config import LoraConfig
     from ..training.launch import first_process, needs_launch
 
     mode = output_mode(quiet, as_json)
@@ -114,14 +113,11 @@ def train_rl(
         "data": [RLData(source=d).model_dump() for d in data] if data else None,
         **training.hardware_overrides(gpus, nodes, strategy, gpu_memory),
     }
-    spec = load_rl_recipe(recipe, overrides)
-    if lora is not None:
-        spec.lora = (spec.lora or LoraConfig()) if lora else None
+    spec = training.load_spec(load_rl_recipe, recipe, overrides, lora, mode)
     main = first_process()
-    training.quiet_libraries(mode, main)
 
     from ..rl.train import load_data, reward_functions, server_command, train, vllm_mode
-    from ..training.folder import claim_output, finished
+    from ..training.folder import claim_output
 
     out_dir = spec.output_folder()
     benches = training.eval_benches(eval_benches, spec.lora is not None)
@@ -130,19 +126,15 @@ def train_rl(
         return training.scored_checkpoints(out_dir, benches, eval_engine,
                                            ["-n", str(eval_samples)] if eval_samples else [], mode)
 
-    if not dry_run:
-        done = finished(out_dir, "rl", spec.trajectory())
-        if done is not None:
-            if main:  # a stopped training resumes its evals too
-                print_summary(mode, "train-rl (already finished)", done | scored())
-            return
-    dataset = load_data(spec)  # bad data and unreadable columns fail before any model loads
-    reward_functions(spec)  # and so do unknown rewards or options
+    if not dry_run and training.reported_finished(spec, "rl", mode, scored):
+        return
+    rewards = reward_functions(spec)  # unknown rewards or options fail before any model loads,
+    dataset = load_data(spec, rewards)  # and so do bad data and columns a reward cannot read
     import torch
 
     cuda = torch.cuda.is_available()
     if dry_run:
-        _dry_run(spec, dataset, mode, cuda)
+        _dry_run(spec, dataset, rewards, mode, cuda)
         return
     engine = vllm_mode(spec, cuda)
     if main:
@@ -155,6 +147,6 @@ def train_rl(
         if evals := scored():
             print_summary(mode, "train-rl evals", evals["evals"])
         return
-    summary = train(spec, dataset, mode)
+    summary = train(spec, dataset, rewards, mode)
     if main:
         print_summary(mode, "train-rl", summary | scored())

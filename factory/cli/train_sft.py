@@ -88,8 +88,7 @@ def train_sft(
       rfactory train-sft --recipe sft/openthinker-7b --data runs/m1 --eval aime2024,math500   # scores each checkpoint
     """
     from ..sft.recipe import load_sft_recipe, parse_data_flag
-    from ..training.config import LoraConfig
-    from ..training.launch import first_process, launched, needs_launch
+    from ..training.launch import first_process, needs_launch
 
     mode = output_mode(quiet, as_json)
     overrides = {
@@ -107,16 +106,13 @@ def train_sft(
         "data": [parse_data_flag(d).model_dump() for d in data] if data else None,
         **training.hardware_overrides(gpus, nodes, strategy, gpu_memory),
     }
-    spec = load_sft_recipe(recipe, overrides)
-    if lora is not None:
-        spec.lora = (spec.lora or LoraConfig()) if lora else None
+    spec = training.load_spec(load_sft_recipe, recipe, overrides, lora, mode)
     main = first_process()
-    training.quiet_libraries(mode, main)
 
     from ..sft.plan import refuse_if_too_big
     from ..sft.prepare import prepare
     from ..sft.train import train
-    from ..training.folder import claim_output, finished
+    from ..training.folder import claim_output
 
     out_dir = spec.output_folder()
     benches = training.eval_benches(eval_benches, spec.lora is not None)
@@ -127,19 +123,9 @@ def train_sft(
     def scored() -> dict[str, Any]:
         return training.scored_checkpoints(out_dir, benches, eval_engine, eval_args, mode)
 
-    if not dry_run:
-        done = finished(out_dir, "sft", spec.trajectory())
-        if done is not None:
-            if main:  # a stopped training resumes its evals too
-                print_summary(mode, "train-sft (already finished)", done | scored())
-            return
-    if launched():
-        from accelerate import PartialState
-
-        with PartialState().main_process_first():  # one process tokenizes; the others read its cache
-            prepared = prepare(spec)
-    else:
-        prepared = prepare(spec)
+    if not dry_run and training.reported_finished(spec, "sft", mode, scored):
+        return
+    prepared = training.first_process_first(lambda: prepare(spec))
     import torch
 
     cuda = torch.cuda.is_available()

@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Optional
 
 import typer
 
 from ..errors import UserError
-from ..progress import Mode
+from ..progress import Mode, print_summary
 
 GPUS = typer.Option(None, "--gpus", min=1, help="Processes on this machine (one per GPU).")
 NODES = typer.Option(None, "--nodes", min=1, help="Machines in the job.")
@@ -53,6 +54,46 @@ def quiet_libraries(mode: Mode, main: bool) -> None:
     if mode != "rich" or not main:
         datasets.logging.set_verbosity_error()
         transformers.logging.set_verbosity_error()
+
+
+def load_spec(loader: Callable[[str, dict[str, Any]], Any], recipe: str, overrides: dict[str, Any],
+              lora: Optional[bool], mode: Mode) -> Any:
+    """The recipe with the flags over it (`--lora/--no-lora` adds or removes its section), and the
+    libraries quiet where they should be."""
+    from ..training.config import LoraConfig
+    from ..training.launch import first_process
+
+    spec = loader(recipe, overrides)
+    if lora is not None:
+        spec.lora = (spec.lora or LoraConfig()) if lora else None
+    quiet_libraries(mode, first_process())
+    return spec
+
+
+def reported_finished(spec: Any, kind: str, mode: Mode, extra: Callable[[], dict[str, Any]] = dict) -> bool:
+    """Whether the output folder holds this training finished already; its summary is then shown
+    again (with `extra`: a stopped training resumes its evals too). A folder made with other
+    settings is refused."""
+    from ..training.folder import finished
+    from ..training.launch import first_process
+
+    done = finished(spec.output_folder(), kind, spec.trajectory())
+    if done is not None and first_process():
+        print_summary(mode, f"train-{kind} (already finished)", done | extra())
+    return done is not None
+
+
+def first_process_first(prepare: Callable[[], Any]) -> Any:
+    """`prepare()`, under a launcher in the first process first: the others read its caches (the
+    tokenized data) instead of making them again."""
+    from ..training.launch import launched
+
+    if not launched():
+        return prepare()
+    from accelerate import PartialState
+
+    with PartialState().main_process_first():
+        return prepare()
 
 
 def eval_benches(text: Optional[str], lora: bool) -> list[str]:

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..benchmarks import EvalProblem, LoadedBenchmark
-from ..recipe import Columns, OutputConfig, ProblemsConfig, PromptConfig, Recipe
+from ..recipe import Recipe
 from ..runstore import Run, write_json_atomic
-from ..session import Session, open_run
+from ..session import Session, answers, open_run, question_recipe
 from .public_tests import Candidate, public_passes, ranked, tied
 
 INPUTS = 5  # asked for; S* reports a handful is enough to separate the clusters
@@ -159,26 +159,6 @@ def judge_prompt(problem: EvalProblem, ask: Ask) -> str:
                                                     output_a=_shown(ask.a), output_b=_shown(ask.b))
 
 
-def _sub_recipe(recipe: Recipe, name: str, source: Path) -> Recipe:
-    """One answer per question, sampled as the benchmark samples, the question sent as it is."""
-    return Recipe(
-        name=name, domain="code",
-        problems=ProblemsConfig(source=str(source.resolve()), columns=Columns(id="id", problem="problem", answer=None)),
-        teacher=recipe.teacher,
-        prompt=PromptConfig(teacher_system=None, user_template="{problem}", dataset_system=recipe.prompt.dataset_system),
-        sampling=recipe.sampling.model_copy(update={"samples": 1}),
-        output=OutputConfig(require_thought=False),
-    )
-
-
-def _answers(folder: Path) -> dict[str, str | None]:
-    """Each question of a sub-run with a record: its answer, or None where generation failed."""
-    if not (folder / "run.json").is_file():
-        return {}
-    return {r["problem_id"]: (r["solution"] or r["content"] or "") if r["status"] == "ok" else None
-            for r in Run.open(folder).iter_latest_samples(["problem_id", "status", "solution", "content"])}
-
-
 async def _ask(folder: Path, name: str, questions: Mapping[str, str], recipe: Recipe, session: Session) -> None:
     """Adds the questions not asked yet to the sub-run `name` and asks them."""
     source = folder / name / "problems.jsonl"
@@ -187,8 +167,9 @@ async def _ask(folder: Path, name: str, questions: Mapping[str, str], recipe: Re
     with source.open("a", encoding="utf-8") as f:
         for key, text in questions.items():
             if key not in known:
-                f.write(json.dumps({"id": key, "problem": text}) + "\n")
-    sub = _sub_recipe(recipe, name, source)
+                f.write(json.dumps({"id": key, "problem": text, "answer": None}) + "\n")
+    # one answer per question, sampled as the benchmark samples
+    sub = question_recipe(name, source, recipe.teacher, recipe.sampling.model_copy(update={"samples": 1}), "code")
     await session.generate([(sub, open_run(sub, session.engine, folder))])
 
 
@@ -201,13 +182,13 @@ class State(NamedTuple):
 def load_state(run: Run, bench: LoadedBenchmark) -> State:
     folder = run.root / "distinguish"
     problems = {p.id: p for p in bench.problems}
-    inputs = {pid: parse_inputs(a, problems[pid]) for pid, a in _answers(folder / "inputs").items() if pid in problems}
+    inputs = {pid: parse_inputs(a, problems[pid]) for pid, a in answers(folder / "inputs").items() if pid in problems}
     cache = folder / "outputs.json"
     raw = json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else {}
     outputs = {pid: {int(i): [tuple(o) for o in v] for i, v in per.items()} for pid, per in raw.items()}
     from rfactory.verifiers.choice import chosen_letter
 
-    verdicts = {key: chosen_letter(a) if a is not None else None for key, a in _answers(folder / "judge").items()}
+    verdicts = {key: chosen_letter(a) if a is not None else None for key, a in answers(folder / "judge").items()}
     return State(inputs, outputs, verdicts)  # type: ignore[arg-type]
 
 

@@ -54,8 +54,9 @@ def rollout_cost(out: Path) -> dict[str, Any]:
     folder = out / "rollouts"
     if not (folder / "run.json").is_file():
         return {"rollouts": 0, "completion_tokens": 0, "cost_usd": None}
-    spent = Run.open(folder).spent()
-    rows = list(Run.open(folder).iter_latest_samples(["completion_tokens"]))
+    run = Run.open(folder)
+    spent = run.spent()
+    rows = list(run.iter_latest_samples(["completion_tokens"]))
     return {"rollouts": len(rows), "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
             "cost_usd": round(spent.usd, 4) if spent.priced else None}
 

@@ -21,10 +21,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import UserError
-from ..recipe import (BudgetConfig, Columns, OutputConfig, ProblemsConfig, PromptConfig, Recipe, SamplingConfig,
-                      TeacherConfig)
+from ..recipe import BudgetConfig, SamplingConfig, TeacherConfig
 from ..runstore import Run
-from ..session import Session, open_run
+from ..session import Session, answers, open_run, question_recipe
 from ..stepwise import StepRule
 from .search import Labels, Search, labels, needed
 
@@ -114,20 +113,9 @@ def traces(req: LabelRequest, skipped: Counter[str]) -> tuple[list[Trace], dict[
     return out, recipe
 
 
-def _sub_recipe(req: LabelRequest, name: str, teacher: TeacherConfig, source: Path, samples: int,
-                verifier: dict[str, Any], domain: str) -> Recipe:
-    """Each question sent as it is, sampled as the request says."""
-    return Recipe(
-        name=name, domain=domain,  # type: ignore[arg-type]
-        problems=ProblemsConfig(source=str(source.resolve()), columns=Columns(id="id", problem="problem", answer="answer")),
-        teacher=teacher,
-        prompt=PromptConfig(teacher_system=None, user_template="{problem}", dataset_system=""),
-        sampling=SamplingConfig(samples=samples, temperature=req.temperature, top_p=req.top_p,
-                                max_tokens=req.max_tokens, seed=req.seed),
-        verifier=verifier,
-        budget=BudgetConfig(max_cost_usd=req.max_cost_usd, max_tokens_total=req.max_tokens_total),
-        output=OutputConfig(require_thought=False),
-    )
+def _sampling(req: LabelRequest, samples: int) -> SamplingConfig:
+    return SamplingConfig(samples=samples, temperature=req.temperature, top_p=req.top_p, max_tokens=req.max_tokens,
+                          seed=req.seed)
 
 
 def _continuation(trace: Trace, k: int) -> str:
@@ -170,7 +158,9 @@ class Rollouts:
                                                   "answer": t.reference}) + "\n" for t, k in prefixes),
                               encoding="utf-8")
             teacher = TeacherConfig(spec=self.req.completer, options=self.req.options, concurrency=self.req.concurrency)
-            recipe = _sub_recipe(self.req, "rollouts", teacher, source, target, self.verifier, self.domain)
+            budget = BudgetConfig(max_cost_usd=self.req.max_cost_usd, max_tokens_total=self.req.max_tokens_total)
+            recipe = question_recipe("rollouts", source, teacher, _sampling(self.req, target), self.domain, self.verifier,
+                                     budget)
             (done,) = await session.generate([(recipe, open_run(recipe, session.engine, self.req.out))])
             if "stopped" in done:
                 self.judge_new()
@@ -211,13 +201,13 @@ async def _judge(req: LabelRequest, found: list[Trace], session: Session) -> dic
         problem=t.problem, steps="\n\n".join(f"Step {i}: {s}" for i, s in enumerate(t.steps, 1))), "answer": None}) + "\n"
                               for t in found), encoding="utf-8")
     teacher = TeacherConfig(spec=req.judge or req.completer, concurrency=req.concurrency)
-    recipe = _sub_recipe(req, "judge", teacher, source, 1, {"name": "math"}, "math")
+    recipe = question_recipe("judge", source, teacher, _sampling(req, 1))
     await session.generate([(recipe, open_run(recipe, session.engine, req.out))])
     out: dict[str, int | None] = {}
-    for r in Run.open(req.out / "judge").iter_latest_samples(["problem_id", "status", "solution", "content"]):
-        said = re.findall(r"answer\s*:?\s*\**\s*(\d+)", r["solution"] or r["content"] or "", re.IGNORECASE)
-        if r["status"] == "ok" and said:
-            out[r["problem_id"]] = int(said[-1]) - 1 if int(said[-1]) > 0 else None
+    for key, answer in answers(req.out / "judge").items():
+        said = re.findall(r"answer\s*:?\s*\**\s*(\d+)", answer or "", re.IGNORECASE)
+        if said:
+            out[key] = int(said[-1]) - 1 if int(said[-1]) > 0 else None
     return out
 
 

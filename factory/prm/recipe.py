@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from ..recipe import Strict
 from ..stepwise import SEPARATOR
@@ -30,17 +30,8 @@ class PRMRecipe(TrainingRecipe):
     data: list[PRMData] = Field(default_factory=list)
     train: PRMTrainSettings = PRMTrainSettings()
 
-    @model_validator(mode="after")
-    def _batch_divides(self) -> PRMRecipe:
-        per_step = self.train.micro_batch * self.world
-        if self.train.global_batch % per_step:
-            raise ValueError(f"train.global_batch {self.train.global_batch} is not a multiple of "
-                             f"train.micro_batch × GPUs = {self.train.micro_batch} × {self.world}")
-        return self
-
-    @property
-    def accumulation(self) -> int:
-        return self.train.global_batch // (self.train.micro_batch * self.world)
+    def step_size(self) -> tuple[int, str]:
+        return self.train.global_batch, f"train.global_batch {self.train.global_batch}"
 
     def trajectory(self) -> dict[str, Any]:
         return {"model": self.model.name, "data": [d.model_dump() for d in self.data],

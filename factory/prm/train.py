@@ -13,8 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..progress import Mode, Progress
-from ..training.folder import checkpoint_step, last_complete_checkpoint
-from ..training.launch import first_process
+from ..training.folder import resume_point
 from ..training.memory import Memory, count_parameters, estimate_memory, gpu_memory
 from ..training.model import (attention, config_and_tokenizer, fit, peft_config, publish_and_mark_done,
                               trainer_arguments)
@@ -145,10 +144,9 @@ def train(recipe: PRMRecipe, dataset: Any, tokenizer: Any, path: str, the_plan: 
     import torch
 
     out = recipe.output_folder()
-    resume = last_complete_checkpoint(out, remove_partial=first_process())
+    resume, start = resume_point(out)
     trainer = build_trainer(recipe, dataset, tokenizer, path, out, torch.cuda.is_available())
     main = trainer.accelerator.is_main_process
-    start = checkpoint_step(resume)
     progress = Progress(mode if main else "quiet", "train-prm", the_plan.total_steps - start, "loss", log_every_s=30)
     result, seconds = fit(trainer, resume, progress, _progress_callback(progress))
     trainer.save_model(str(out))

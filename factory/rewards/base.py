@@ -89,6 +89,7 @@ class VerifierReward:
 
     prefix: ClassVar[str]  # of the logged columns: math_answer, math_status, math_reason
     no_answer: ClassVar[str]  # the status of a completion that has nothing to judge
+    gold_columns: ClassVar[tuple[str, ...]]  # the dataset columns it reads its gold from, any one of them
     __name__: str
 
     def golds(self, columns: dict[str, Any], n: int) -> list[Any]:
@@ -104,11 +105,11 @@ class VerifierReward:
         publish(self.prefix, self.__name__, self.no_answer, scored, columns.get("log_extra"), columns.get("log_metric"))
         return [s.score for s in scored]
 
-    def missing(self, wanted: str, columns: dict[str, Any], n: int) -> list[None]:
+    def missing(self, columns: dict[str, Any], n: int) -> list[None]:
         """Every row without a gold: said loudly, since every reward is then None."""
         seen = sorted(k for k in columns if k not in ("trainer_state", "log_extra", "log_metric"))
         logger.warning("%s: the rows have no %s column (they have: %s); every reward is None",
-                       self.__name__, wanted, ", ".join(seen) or "none")
+                       self.__name__, " or ".join(f"`{c}`" for c in self.gold_columns), ", ".join(seen) or "none")
         return [None] * n
 
     def __repr__(self) -> str:

@@ -73,7 +73,7 @@ def score_code(texts: Sequence[str], tests: Sequence[Any], options: CodeOptions 
 
 
 class CodeReward(VerifierReward):
-    prefix, no_answer = "code", "no_code"
+    prefix, no_answer, gold_columns = "code", "no_code", ("tests", "verification_info")
 
     def __init__(self, options: CodeOptions):
         self.options = options
@@ -83,7 +83,7 @@ class CodeReward(VerifierReward):
         """Each row's `tests`, or its `verification_info` where it has no tests."""
         tests, info = column(columns, "tests", n), column(columns, "verification_info", n)
         if tests is None and info is None:
-            return self.missing("`tests` or `verification_info`", columns, n)
+            return self.missing(columns, n)
         tests, info = tests or [None] * n, info or [None] * n
         return [t if gold_text(t) is not None else v for t, v in zip(tests, info)]
 

@@ -51,7 +51,7 @@ def score_math(texts: Sequence[str], golds: Sequence[Any], options: MathOptions 
 
 
 class MathReward(VerifierReward):
-    prefix, no_answer = "math", "no_answer"
+    prefix, no_answer, gold_columns = "math", "no_answer", ("solution",)
 
     def __init__(self, options: MathOptions):
         self.options = options
@@ -59,7 +59,7 @@ class MathReward(VerifierReward):
 
     def golds(self, columns: dict[str, Any], n: int) -> list[Any]:
         golds = column(columns, "solution", n)
-        return self.missing("`solution`", columns, n) if golds is None else golds
+        return self.missing(columns, n) if golds is None else golds
 
     def score(self, texts: Sequence[str], golds: Sequence[Any]) -> list[Scored]:
         return score_math(texts, golds, self.options)

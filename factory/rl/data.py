@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -114,9 +115,10 @@ def _verl_row(row: dict[str, Any], n: int, where: str, system: str | None) -> RL
 
 def from_problems(source: str, split: str, columns: Columns, domain: Domain, system: str | None) -> Iterator[RLRow]:
     """A problem file or Hub dataset: verl-format rows as they are, others through the column mapping."""
-    from ..problems import iter_problems, raw_rows
+    from ..problems import problems_of, raw_rows
 
-    rows, where, _ = raw_rows(ProblemsConfig(source=source, split=split, columns=columns), whole=True)
+    cfg = ProblemsConfig(source=source, split=split, columns=columns)
+    rows, where, native = raw_rows(cfg, whole=True)
     first = next(rows, None)
     if first is not None and isinstance(first.get("prompt"), list) and "reward_model" in first:
         yield _verl_row(first, 0, where, system)
@@ -124,7 +126,7 @@ def from_problems(source: str, split: str, columns: Columns, domain: Domain, sys
             yield _verl_row(row, n, where, system)
         return
     system = system if system is not None else default_system()
-    for p in iter_problems(ProblemsConfig(source=source, split=split, columns=columns)):
+    for p in problems_of(chain([] if first is None else [first], rows), where, native, cfg):
         yield RLRow(id=p.id, prompt=_messages(system, _user(p.problem, p.starter_code)), **_reference(domain, p.answer),
                     pass_rate=None, samples=None, source=where, domain=domain)
 

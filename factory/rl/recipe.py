@@ -58,13 +58,7 @@ class RLRecipe(TrainingRecipe):
     generation: GenerationConfig = GenerationConfig()
 
     @model_validator(mode="after")
-    def _batch_divides(self) -> RLRecipe:
-        per_step = self.train.micro_batch * self.world
-        if self.completions_per_step % per_step:
-            raise ValueError(
-                f"train.prompts_per_step × train.num_generations = {self.completions_per_step} completions is not a "
-                f"multiple of train.micro_batch × GPUs = {self.train.micro_batch} × {self.world}"
-            )
+    def _has_rewards(self) -> RLRecipe:
         if not self.rewards:
             raise ValueError("rewards: name at least one reward")
         return self
@@ -73,9 +67,9 @@ class RLRecipe(TrainingRecipe):
     def completions_per_step(self) -> int:
         return self.train.prompts_per_step * self.train.num_generations
 
-    @property
-    def accumulation(self) -> int:
-        return self.completions_per_step // (self.train.micro_batch * self.world)
+    def step_size(self) -> tuple[int, str]:
+        return (self.completions_per_step,
+                f"train.prompts_per_step × train.num_generations = {self.completions_per_step} completions")
 
     def trajectory(self) -> dict[str, Any]:
         """Every setting that changes which weights a step produces: a checkpoint made under other

@@ -8,18 +8,16 @@ from typing import Any, Callable
 
 from ..errors import UserError
 from ..progress import Mode, Progress
-from ..training.folder import checkpoint_step, last_complete_checkpoint
-from ..training.launch import first_process
+from ..training.folder import resume_point
 from ..training.model import config_and_tokenizer, fit, load_model, peft_config, publish_and_mark_done, trainer_arguments
 from .recipe import RLRecipe
 
 TRL_VLLM = ("0.22.0", "0.31.0")  # the vLLM releases TRL 1.16 accepts (trl.import_utils.is_vllm_available)
-# The columns each reward reads (any one of them), for a check before any model loads.
-REWARD_COLUMNS = {"math": ("solution",), "code": ("tests", "verification_info")}
 
 
-def load_data(recipe: RLRecipe) -> Any:
-    """Every source, concatenated; a source without `prompt` or a reward's columns is one line."""
+def load_data(recipe: RLRecipe, rewards: list[Callable[..., Any]]) -> Any:
+    """Every source, concatenated; a source without `prompt`, or without what one of `rewards`
+    reads its gold from, is one line."""
     import datasets
 
     from ..training.sources import open_dataset
@@ -30,10 +28,10 @@ def load_data(recipe: RLRecipe) -> Any:
         if "prompt" not in ds.column_names:
             raise UserError(f"data {d.source}: no `prompt` column (columns: {', '.join(ds.column_names)}); "
                             "make an RL set with `rfactory rl-data`")
-        for r in recipe.rewards:
-            wanted = REWARD_COLUMNS.get(r.name)
+        for spec, reward in zip(recipe.rewards, rewards):
+            wanted = getattr(reward, "gold_columns", ())
             if wanted and not any(c in ds.column_names for c in wanted):
-                raise UserError(f"data {d.source}: reward {r.name} reads column {' or '.join(map(repr, wanted))}, "
+                raise UserError(f"data {d.source}: reward {spec.name} reads column {' or '.join(map(repr, wanted))}, "
                                 f"which it lacks (columns: {', '.join(ds.column_names)})")
         parts.append(ds)
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
@@ -139,13 +137,14 @@ def _progress_callback(progress: Progress) -> Any:
     return ShowProgress()
 
 
-def build_trainer(recipe: RLRecipe, dataset: Any, out: Path, cuda: bool, mode: str) -> Any:
+def build_trainer(recipe: RLRecipe, dataset: Any, rewards: list[Callable[..., Any]], out: Path, cuda: bool,
+                  mode: str) -> Any:
     from transformers.trainer_callback import PrinterCallback
     from trl import GRPOTrainer
 
     path, _, tokenizer = config_and_tokenizer(recipe.model)
     model = load_model(path, recipe.model, recipe.lora, recipe.hardware.strategy, cuda)
-    trainer = GRPOTrainer(model=model, reward_funcs=reward_functions(recipe), args=grpo_config(recipe, out, cuda, mode),
+    trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=grpo_config(recipe, out, cuda, mode),
                           train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config(recipe.lora))
     trainer.remove_callback(PrinterCallback)  # it prints every log dict; rfactory draws a bar instead
     return trainer
@@ -163,16 +162,15 @@ def _reward_means(history: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def train(recipe: RLRecipe, dataset: Any, mode: Mode) -> dict[str, Any]:
+def train(recipe: RLRecipe, dataset: Any, rewards: list[Callable[..., Any]], mode: Mode) -> dict[str, Any]:
     import torch
 
     out = recipe.output_folder()
     cuda = torch.cuda.is_available()
     engine = vllm_mode(recipe, cuda)
-    resume = last_complete_checkpoint(out, remove_partial=first_process())
-    trainer = build_trainer(recipe, dataset, out, cuda, engine)
+    resume, start_step = resume_point(out)
+    trainer = build_trainer(recipe, dataset, rewards, out, cuda, engine)
     main = trainer.accelerator.is_main_process
-    start_step = checkpoint_step(resume)
     total = trainer.args.max_steps if trainer.args.max_steps > 0 else None
     progress = Progress(mode if main else "quiet", "train-rl", total - start_step if total else None, "reward",
                         log_every_s=30)

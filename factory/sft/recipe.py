@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from ..errors import UserError
 from ..recipe import Strict
@@ -34,19 +34,8 @@ class SFTRecipe(TrainingRecipe):
     data: list[DataSource] = Field(default_factory=list)
     train: TrainConfig = TrainConfig()
 
-    @model_validator(mode="after")
-    def _batch_divides(self) -> SFTRecipe:
-        per_step = self.train.micro_batch * self.world
-        if self.train.global_batch % per_step:
-            raise ValueError(
-                f"train.global_batch {self.train.global_batch} is not a multiple of "
-                f"train.micro_batch × GPUs = {self.train.micro_batch} × {self.world}"
-            )
-        return self
-
-    @property
-    def accumulation(self) -> int:
-        return self.train.global_batch // (self.train.micro_batch * self.world)
+    def step_size(self) -> tuple[int, str]:
+        return self.train.global_batch, f"train.global_batch {self.train.global_batch}"
 
     def trajectory(self) -> dict[str, Any]:
         """Every setting that changes which weights a step produces: a checkpoint made under other

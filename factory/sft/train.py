@@ -12,8 +12,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..progress import Mode, Progress
-from ..training.folder import checkpoint_step, last_complete_checkpoint
-from ..training.launch import first_process
+from ..training.folder import resume_point
 from ..training.model import fit, load_model, peft_config, publish_and_mark_done, trainer_arguments
 from .prepare import Prepared
 from .recipe import SFTRecipe
@@ -82,10 +81,9 @@ def train(prepared: Prepared, mode: Mode) -> dict[str, Any]:
 
     recipe, plan = prepared.recipe, prepared.plan
     out = recipe.output_folder()
-    resume = last_complete_checkpoint(out, remove_partial=first_process())
+    resume, start_step = resume_point(out)
     trainer = build_trainer(prepared, out, torch.cuda.is_available())
     main = trainer.accelerator.is_main_process
-    start_step = checkpoint_step(resume)
     progress = Progress(mode if main else "quiet", "train-sft", plan.total_steps - start_step, "loss", log_every_s=30)
     result, seconds = fit(trainer, resume, progress, _progress_callback(progress))
     trainer.save_model(str(out))

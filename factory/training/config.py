@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..errors import UserError
 from ..recipe import SimpleName, Strict, read_recipe_yaml, validate_with_overrides
@@ -80,10 +80,28 @@ class TrainingRecipe(Strict):
     hardware: HardwareConfig = HardwareConfig()
     output_dir: str | None = Field(None, description="checkpoints and the final model (default models/<name>)")
     push: PushConfig = PushConfig()
+    train: OptimizerSettings = OptimizerSettings()
 
     @property
     def world(self) -> int:
         return self.hardware.world
+
+    def step_size(self) -> tuple[int, str]:
+        """(examples per optimizer step across all GPUs, the settings that make it, for errors)."""
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _batch_divides(self) -> TrainingRecipe:
+        size, said = self.step_size()
+        if size % (self.train.micro_batch * self.world):
+            raise ValueError(f"{said} is not a multiple of train.micro_batch × GPUs = "
+                             f"{self.train.micro_batch} × {self.world}")
+        return self
+
+    @property
+    def accumulation(self) -> int:
+        """Micro-batches per GPU per optimizer step."""
+        return self.step_size()[0] // (self.train.micro_batch * self.world)
 
     def output_folder(self) -> Path:
         return Path(self.output_dir or Path("models") / self.name)

@@ -76,7 +76,12 @@ def last_complete_checkpoint(out: Path, remove_partial: bool) -> Path | None:
     return complete[-1][1] if complete else None
 
 
-def checkpoint_step(checkpoint: Path | None) -> int:
+def resume_point(out: Path) -> tuple[Path | None, int]:
+    """(the checkpoint to resume from, its step), or (None, 0) for a fresh start; the first process
+    tidies what a killed run half-wrote."""
+    from .launch import first_process
+
+    checkpoint = last_complete_checkpoint(out, remove_partial=first_process())
     if checkpoint is None:
-        return 0
-    return json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))["global_step"]
+        return None, 0
+    return checkpoint, json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))["global_step"]

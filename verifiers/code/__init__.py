@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..pool import run_with_deadline, shared_pool
+from ..pool import run_tasks
 from ..verdict import Verdict
 from .extract import extract_code
 from .judge import call_matches, stdout_matches
@@ -182,19 +182,21 @@ def program_outputs(sandbox: Sandbox, solution: str, kind: str, fn_name: str | N
 _sandbox: Sandbox | None = None  # one per worker process, started on first use
 
 
-def _verify_task(solution: str, tests: str, timeout_s: float, options: dict[str, Any]) -> Verdict:
+def _worker_sandbox(options: dict[str, Any]) -> Sandbox:
     global _sandbox
     if _sandbox is None:
         _sandbox = Sandbox(allow_unsandboxed=options["allow_unsandboxed"])
-    return judge_solution(_sandbox, solution, tests, timeout_s, options["stop_on_first_failure"], options["memory_mb"])
+    return _sandbox
+
+
+def _verify_task(solution: str, tests: str, timeout_s: float, options: dict[str, Any]) -> Verdict:
+    return judge_solution(_worker_sandbox(options), solution, tests, timeout_s, options["stop_on_first_failure"],
+                          options["memory_mb"])
 
 
 def _outputs_task(solution: str, kind: str, fn_name: str | None, inputs: list[str], timeout_s: float,
                   options: dict[str, Any]) -> ProgramOutputs:
-    global _sandbox
-    if _sandbox is None:
-        _sandbox = Sandbox(allow_unsandboxed=options["allow_unsandboxed"])
-    return program_outputs(_sandbox, solution, kind, fn_name, inputs, timeout_s, options["memory_mb"])
+    return program_outputs(_worker_sandbox(options), solution, kind, fn_name, inputs, timeout_s, options["memory_mb"])
 
 
 def _close_sandbox() -> None:
@@ -261,10 +263,8 @@ def _in_sandboxes(fn: Any, tasks: Iterable[tuple[Any, tuple[Any, ...]]], timeout
     if isolation.level == "none" and not allow_unsandboxed:
         raise SandboxUnavailable(f"refusing to run untrusted code without isolation ({isolation.detail})")
     hard = 60 * timeout_s + 30  # the per-test limits stop programs; this stops a stuck sandbox
-    if persistent:  # a worker's sandbox is made with the first task's isolation choice: one pool per choice
-        yield from shared_pool(fn, workers, _close_sandbox, tag=allow_unsandboxed).run(tasks, hard)
-    else:
-        yield from run_with_deadline(fn, tasks, hard, workers, _close_sandbox)
+    # a worker's sandbox is made with its first task's isolation choice: one shared pool per choice
+    yield from run_tasks(fn, tasks, hard, workers, _close_sandbox, persistent, tag=allow_unsandboxed)
 
 
 __all__ = ["ProgramOutputs", "TestOutcome", "outputs_many", "program_outputs", "run_tests", "verify", "verify_many"]

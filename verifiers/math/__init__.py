@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..pool import run_with_deadline, shared_pool
+from ..pool import run_tasks
 from ..verdict import Verdict
 from . import budget, domain
 from .answer import Items, Value, other_reading, parse_answer
@@ -173,9 +173,7 @@ def judge_many(
     """
     jobs = ((key, (solution, ref, timeout_s)) for key, solution, ref in tasks)
     hard = 2 * timeout_s + 1
-    results = (shared_pool(_judge_task, workers).run(jobs, hard) if persistent
-               else run_with_deadline(_judge_task, jobs, hard, workers))
-    for key, status, payload in results:
+    for key, status, payload in run_tasks(_judge_task, jobs, hard, workers, persistent=persistent):
         if status == "ok":
             yield key, Verdict(**payload)
         elif status == "timeout":
